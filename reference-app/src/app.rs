@@ -1,0 +1,167 @@
+//! Wiring: shared state, the router, and a server that shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::admin::{self, Settings};
+use crate::clients::http::HttpClients;
+use crate::clients::redis::Redis;
+use crate::codec::{Profile, sample_profiles};
+use crate::config::{Config, MAX_BODY_BYTES};
+use crate::db::{Db, DbSettings};
+use crate::observability;
+use crate::routes;
+use crate::store::Stores;
+use crate::upstream::Upstream;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub stores: Arc<Stores>,
+    pub db: Db,
+    pub redis: Option<Arc<Redis>>,
+    pub http: Arc<HttpClients>,
+    /// Built once: the codec endpoint measures encoding, not data generation.
+    pub profiles: &'static [Profile],
+    pub metrics: PrometheusHandle,
+    pub admin_token: Option<String>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/admin/settings", get(admin::list).put(admin::update))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::require_loopback_or_token,
+        ));
+    Router::new()
+        .route(
+            "/store/{key}",
+            get(routes::store_get).put(routes::store_put),
+        )
+        .route("/upstream/quote/{id}", get(routes::upstream_quote))
+        .route(
+            "/redis/{key}",
+            get(routes::redis_get).put(routes::redis_put),
+        )
+        .route("/db/users/{id}", get(routes::db_user))
+        .route(
+            "/codec/users",
+            get(routes::codec_users).post(routes::codec_accept_users),
+        )
+        .route(
+            "/insert/events",
+            put(routes::insert_events)
+                .post(routes::insert_events)
+                .get(routes::count_events)
+                .delete(routes::clear_events),
+        )
+        .merge(admin)
+        .route("/metrics", get(observability::metrics_text))
+        .route("/health/live", get(observability::live))
+        .route("/health/ready", get(observability::ready))
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(observability::record_red))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Everything the service owns: built by [`Service::start`], torn down by [`Service::close`].
+pub struct Service {
+    pub state: AppState,
+    pub upstream: Upstream,
+}
+
+impl Service {
+    pub async fn start(config: &Config, metrics: PrometheusHandle) -> anyhow::Result<Service> {
+        let settings = Arc::new(Settings::new(&config.initial_variants()));
+        for entry in &config.set {
+            let (name, value) = entry
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--set {entry:?}: expected NAME=VALUE"))?;
+            let value: u64 = value.parse().map_err(|_| {
+                anyhow::anyhow!("--set {entry:?}: {value:?} is not a non-negative integer")
+            })?;
+            let one = std::iter::once((name.to_string(), serde_json::Value::from(value))).collect();
+            // Backend does not matter for params; insert options are checked below.
+            settings
+                .apply(&one, crate::db::Backend::Postgres)
+                .map_err(|e| anyhow::anyhow!("--set {entry:?}: {e}"))?;
+        }
+
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create data directory {}: {e}",
+                    config.data_dir.display()
+                )
+            })?;
+        }
+        let db = Db::connect(&DbSettings {
+            url: config.database_url(),
+            pool_size: config.pool_size,
+            sqlite_synchronous: config.sqlite_synchronous.clone(),
+        })
+        .await?;
+        config
+            .insert
+            .supported_on(db.backend())
+            .map_err(|e| anyhow::anyhow!("--insert: {e}"))?;
+        db.seed_users(config.seed_users).await?;
+
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(Redis::connect(url).await?)),
+            None => None,
+        };
+        let upstream = Upstream::start(settings.clone()).await?;
+        let http = Arc::new(HttpClients::new(upstream.base_url(), &upstream.cert_pem)?);
+
+        let state = AppState {
+            settings,
+            stores: Arc::new(Stores::default()),
+            db,
+            redis,
+            http,
+            profiles: Box::leak(sample_profiles(crate::routes::MAX_USERS).into_boxed_slice()),
+            metrics,
+            admin_token: config.admin_token.clone(),
+        };
+        Ok(Service { state, upstream })
+    }
+
+    /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the pools.
+    pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
+        let app = router(self.state.clone());
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+        tracing::info!("in-flight requests finished; closing pools");
+        self.state.db.close().await;
+        drop(self.upstream);
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot listen for SIGTERM: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+}

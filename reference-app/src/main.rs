@@ -1,0 +1,32 @@
+use clap::Parser;
+use reference_app::app::Service;
+use reference_app::config::Config;
+use reference_app::observability;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(config).await {
+        eprintln!("reference-app: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = observability::install_recorder()?;
+    let service = Service::start(&config, metrics).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    // The first stdout line is machine-readable: the harness and the tests wait for it.
+    println!("listening on http://{}", listener.local_addr()?);
+    tracing::info!(backend = %service.state.db.backend(), "ready");
+    service.serve(listener).await
+}

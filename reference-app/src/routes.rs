@@ -1,0 +1,249 @@
+//! HTTP endpoints, one small handler per dimension. Each reads its switch once and hands over
+//! to the dimension's module, where the naive and optimized code sit side by side.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::clients::db::find_user;
+use crate::codec::{Codec, Decoded, Encoded, Profile};
+use crate::error::{ApiError, ApiResult};
+use crate::insert::{self, BulkInsert};
+use crate::observability::names;
+use crate::store::validate_key;
+
+// ---- store -------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+pub struct StoreValue {
+    pub key: String,
+    pub value: String,
+}
+
+fn record_lock_wait(timing: &crate::store::LockTiming) {
+    metrics::counter!(names::STORE_LOCK_ACQUISITIONS).increment(1);
+    metrics::counter!(names::STORE_LOCK_WAIT_NS).increment(timing.wait.as_nanos() as u64);
+}
+
+pub async fn store_get(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<StoreValue>> {
+    let Path(key) = key?;
+    validate_key(&key).map_err(ApiError::BadRequest)?;
+    let kind = state.settings.store.get();
+    let (value, timing) = state
+        .stores
+        .get(kind, &key, state.settings.store_work_us.get())
+        .await;
+    record_lock_wait(&timing);
+    let value =
+        value.ok_or_else(|| ApiError::NotFound(format!("no value stored under key {key:?}")))?;
+    Ok(Json(StoreValue { key, value }))
+}
+
+pub async fn store_put(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(key) = key?;
+    validate_key(&key).map_err(ApiError::BadRequest)?;
+    let value = body.map_err(|e| {
+        ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
+    })?;
+    if value.len() > 64 * 1024 {
+        return Err(ApiError::PayloadTooLarge { limit: 64 * 1024 });
+    }
+    let settings = &state.settings;
+    let timing = state
+        .stores
+        .put(
+            settings.store.get(),
+            &key,
+            value,
+            settings.store_work_us.get(),
+            settings.store_io_us.get(),
+        )
+        .await;
+    record_lock_wait(&timing);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- upstream clients ----------------------------------------------------------------------
+
+pub async fn upstream_quote(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<crate::upstream::Quote>> {
+    let Path(id) = id?;
+    Ok(Json(
+        state
+            .http
+            .quote(state.settings.http_client.get(), id)
+            .await?,
+    ))
+}
+
+fn redis(state: &AppState) -> ApiResult<&crate::clients::redis::Redis> {
+    state.redis.as_deref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "Redis is not configured: start the service with --redis-url redis://HOST:PORT".into(),
+        )
+    })
+}
+
+pub async fn redis_get(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<StoreValue>> {
+    let Path(key) = key?;
+    validate_key(&key).map_err(ApiError::BadRequest)?;
+    let value = redis(&state)?
+        .get(state.settings.redis_client.get(), &key)
+        .await?;
+    let value =
+        value.ok_or_else(|| ApiError::NotFound(format!("no Redis value under key {key:?}")))?;
+    Ok(Json(StoreValue { key, value }))
+}
+
+pub async fn redis_put(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(key) = key?;
+    validate_key(&key).map_err(ApiError::BadRequest)?;
+    let value = body.map_err(|e| {
+        ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
+    })?;
+    redis(&state)?
+        .set(state.settings.redis_client.get(), &key, &value)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn db_user(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Json<crate::codec::User>> {
+    let Path(id) = id?;
+    let user = find_user(&state.db, state.settings.db_client.get(), id).await?;
+    Ok(Json(user.ok_or_else(|| {
+        ApiError::NotFound(format!("no user with id {id}"))
+    })?))
+}
+
+// ---- codec ---------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    #[serde(default = "default_user_count")]
+    count: usize,
+}
+
+fn default_user_count() -> usize {
+    1000
+}
+
+pub const MAX_USERS: usize = 10_000;
+
+pub async fn codec_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<UsersQuery>, QueryRejection>,
+) -> ApiResult<Encoded<&'static [Profile]>> {
+    let Query(q) = query?;
+    if q.count > MAX_USERS {
+        return Err(ApiError::BadRequest(format!(
+            "count must be at most {MAX_USERS}, got {}",
+            q.count
+        )));
+    }
+    let codec = Codec::negotiate(&headers, state.settings.codec.get())?;
+    Ok(Encoded(codec, &state.profiles[..q.count]))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Received {
+    pub received: usize,
+    pub active: usize,
+}
+
+pub async fn codec_accept_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Decoded<Vec<Profile>>, ApiError>,
+) -> ApiResult<Encoded<Received>> {
+    let Decoded(_, users) = body?;
+    if let Some((i, _)) = users
+        .iter()
+        .enumerate()
+        .find(|(_, u)| !u.email.contains('@'))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "users[{i}].email is not an e-mail address"
+        )));
+    }
+    let codec = Codec::negotiate(&headers, state.settings.codec.get())?;
+    let active = users.iter().filter(|u| u.active).count();
+    Ok(Encoded(
+        codec,
+        Received {
+            received: users.len(),
+            active,
+        },
+    ))
+}
+
+// ---- insert --------------------------------------------------------------------------------
+
+pub async fn insert_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Decoded<BulkInsert>, ApiError>,
+) -> ApiResult<impl IntoResponse> {
+    let Decoded(_, bulk) = body?;
+    insert::validate(&bulk.events)?;
+    let kind = state.settings.insert.get();
+    let started = Instant::now();
+    let result = insert::insert(
+        &state.db,
+        kind,
+        state.settings.insert_batch_rows.get() as usize,
+        &bulk.events,
+    )
+    .await?;
+    tracing::debug!(variant = kind.as_ref(), rows = result.inserted, elapsed = ?started.elapsed(), "bulk insert");
+    let codec = Codec::negotiate(&headers, Codec::Json)?;
+    Ok((StatusCode::CREATED, Encoded(codec, result)))
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct EventCount {
+    pub count: i64,
+}
+
+pub async fn count_events(State(state): State<AppState>) -> ApiResult<Json<EventCount>> {
+    Ok(Json(EventCount {
+        count: insert::count(&state.db).await?,
+    }))
+}
+
+pub async fn clear_events(State(state): State<AppState>) -> ApiResult<StatusCode> {
+    insert::clear(&state.db).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for {}: see GET /admin/settings and the README for endpoints",
+        uri.path()
+    ))
+}

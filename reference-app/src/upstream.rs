@@ -1,0 +1,136 @@
+//! The "external service" the `http-client` dimension calls: a separate HTTPS server inside this
+//! process, on its own loopback port, with a certificate made at start-up. Because it speaks
+//! real TLS, a client built per request pays a real handshake, and this server counts every TCP
+//! connection and TLS handshake it accepts — the counters that prove the pooling lesson.
+//!
+//! Its latency and failure rate come from the `upstream.*` settings, so a lab can make the
+//! external service slow or flaky while the main service runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::admin::Settings;
+use crate::observability::names;
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    /// PEM of the self-signed certificate, for clients to trust.
+    pub cert_pem: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Starts the server on an ephemeral loopback port.
+    pub async fn start(settings: Arc<Settings>) -> anyhow::Result<Upstream> {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])?;
+        let cert_pem = certified.cert.pem();
+        let key =
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(certified.cert.der().to_vec())],
+            key,
+        )?;
+        let acceptor = TlsAcceptor::from(Arc::new(tls));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let router = Router::new()
+            .route("/quote/{id}", get(quote))
+            .with_state(settings);
+        let task = tokio::spawn(accept_loop(listener, acceptor, router));
+        Ok(Upstream {
+            addr,
+            cert_pem,
+            task,
+        })
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Router) {
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!("upstream accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        metrics::counter!(names::UPSTREAM_TCP_CONNECTIONS).increment(1);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(tls) => tls,
+                Err(e) => return tracing::debug!("upstream TLS handshake failed: {e}"),
+            };
+            metrics::counter!(names::UPSTREAM_TLS_HANDSHAKES).increment(1);
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("upstream connection ended: {e}");
+            }
+        });
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Quote {
+    pub id: u64,
+    pub price_cents: u64,
+    pub currency: String,
+}
+
+async fn quote(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Response {
+    metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
+    let latency = settings.upstream_latency_us.get();
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_micros(latency)).await;
+    }
+    let failure_permille = settings.upstream_failure_permille.get();
+    if failure_permille > 0 && rand::random_range(0..1000) < failure_permille {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream: injected failure",
+        )
+            .into_response();
+    }
+    axum::Json(Quote {
+        id,
+        price_cents: 1_000 + id % 9_000,
+        currency: "KRW".into(),
+    })
+    .into_response()
+}
