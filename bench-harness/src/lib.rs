@@ -1,1 +1,3 @@
+//! perflab's harness: target lifecycle, load engine, statistics and reports.
 
+pub mod target;

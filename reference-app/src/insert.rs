@@ -134,22 +134,21 @@ pub async fn insert(
         .map_err(ApiError::BadRequest)?;
     let batch_rows = batch_rows.clamp(1, max_batch_rows(db.backend()));
     let mut tally = Tally::default();
-    let outcome =
-        match (kind, db) {
-            (InsertKind::PerRowAutocommit, db) => crate::on_db!(db, pool => {
-                let mut result = Ok(());
-                for e in events {
-                    // No transaction: the database commits (and fsyncs) after every statement.
-                    let done = sqlx::query(INSERT_ONE)
-                        .bind(e.user_id).bind(&e.kind).bind(&e.payload).bind(e.created_at)
-                        .execute(pool).await;
-                    if let Err(err) = done { result = Err(err); break; }
-                    tally.statement(1);
-                    tally.commit();
-                }
-                result
-            }),
-            (InsertKind::PerRowTransaction, db) => crate::on_db!(db, pool => async {
+    let outcome = match (kind, db) {
+        (InsertKind::PerRowAutocommit, db) => crate::on_db!(db, pool => {
+            let mut result = Ok(());
+            for e in events {
+                // No transaction: the database commits (and fsyncs) after every statement.
+                let done = sqlx::query(INSERT_ONE)
+                    .bind(e.user_id).bind(&e.kind).bind(&e.payload).bind(e.created_at)
+                    .execute(pool).await;
+                if let Err(err) = done { result = Err(err); break; }
+                tally.statement(1);
+                tally.commit();
+            }
+            result
+        }),
+        (InsertKind::PerRowTransaction, db) => crate::on_db!(db, pool => async {
             let mut tx = pool.begin().await?;
             for e in events {
                 sqlx::query(INSERT_ONE)
@@ -161,63 +160,64 @@ pub async fn insert(
             tally.commit();
             Ok(())
         }.await),
-            (InsertKind::MultiRowValues, Db::Sqlite { pool, .. }) => {
-                async {
-                    let mut tx = pool.begin().await?;
-                    for chunk in events.chunks(batch_rows) {
-                        values_statement::<Sqlite>(chunk)
-                            .build()
-                            .execute(&mut *tx)
-                            .await?;
-                        tally.statement(chunk.len() as u64);
-                    }
-                    tx.commit().await?;
-                    tally.commit();
-                    Ok(())
+        (InsertKind::MultiRowValues, Db::Sqlite { pool, .. }) => {
+            async {
+                let mut tx = pool.begin().await?;
+                for chunk in events.chunks(batch_rows) {
+                    values_statement::<Sqlite>(chunk)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
+                    tally.statement(chunk.len() as u64);
                 }
-                .await
+                tx.commit().await?;
+                tally.commit();
+                Ok(())
             }
-            (InsertKind::MultiRowValues, Db::Postgres { pool, .. }) => {
-                async {
-                    let mut tx = pool.begin().await?;
-                    for chunk in events.chunks(batch_rows) {
-                        values_statement::<Postgres>(chunk)
-                            .build()
-                            .execute(&mut *tx)
-                            .await?;
-                        tally.statement(chunk.len() as u64);
-                    }
-                    tx.commit().await?;
-                    tally.commit();
-                    Ok(())
+            .await
+        }
+        (InsertKind::MultiRowValues, Db::Postgres { pool, .. }) => {
+            async {
+                let mut tx = pool.begin().await?;
+                for chunk in events.chunks(batch_rows) {
+                    values_statement::<Postgres>(chunk)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
+                    tally.statement(chunk.len() as u64);
                 }
-                .await
+                tx.commit().await?;
+                tally.commit();
+                Ok(())
             }
-            (InsertKind::Unnest, Db::Postgres { pool, .. }) => {
-                async {
-                    // Four array binds, whatever N is: no bind limit, one plan.
-                    sqlx::query(
-                        "INSERT INTO events (user_id, kind, payload, created_at) \
+            .await
+        }
+        (InsertKind::Unnest, Db::Postgres { pool, .. }) => {
+            async {
+                // Four array binds, whatever N is: no bind limit, one plan.
+                sqlx::query(
+                    "INSERT INTO events (user_id, kind, payload, created_at) \
                  SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
-                    )
-                    .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
-                    .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-                    .bind(
-                        events
-                            .iter()
-                            .map(|e| e.payload.as_str())
-                            .collect::<Vec<_>>(),
-                    )
-                    .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
-                    .execute(pool)
-                    .await?;
-                    tally.statement(events.len() as u64);
-                    tally.commit();
-                    Ok(())
-                }
-                .await
+                )
+                .bind(events.iter().map(|e| e.user_id).collect::<Vec<_>>())
+                .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.payload.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(events.iter().map(|e| e.created_at).collect::<Vec<_>>())
+                .execute(pool)
+                .await?;
+                tally.statement(events.len() as u64);
+                tally.commit();
+                Ok(())
             }
-            (InsertKind::Copy, Db::Postgres { pool, .. }) => async {
+            .await
+        }
+        (InsertKind::Copy, Db::Postgres { pool, .. }) => {
+            async {
                 let mut copy = pool
                     .copy_in_raw(
                         "COPY events (user_id, kind, payload, created_at) FROM STDIN (FORMAT csv)",
@@ -229,15 +229,16 @@ pub async fn insert(
                 tally.commit();
                 Ok(())
             }
-            .await,
-            (InsertKind::Unnest | InsertKind::Copy, Db::Sqlite { .. }) => {
-                // Already rejected by `supported_on`; kept as an error rather than a panic.
-                return Err(ApiError::BadRequest(format!(
-                    "insert={} needs PostgreSQL",
-                    kind.as_ref()
-                )));
-            }
-        };
+            .await
+        }
+        (InsertKind::Unnest | InsertKind::Copy, Db::Sqlite { .. }) => {
+            // Already rejected by `supported_on`; kept as an error rather than a panic.
+            return Err(ApiError::BadRequest(format!(
+                "insert={} needs PostgreSQL",
+                kind.as_ref()
+            )));
+        }
+    };
     metrics::counter!(names::DB_ROWS_INSERTED).increment(tally.inserted);
     let atomic = kind != InsertKind::PerRowAutocommit;
     match outcome {
