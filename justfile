@@ -1,0 +1,33 @@
+# perflab's front door. `just` lists the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+default:
+    @just --list
+
+# Run a lab: `just lab bulk-insert`, `just lab lock-contention --quick`, `just lab serialization --db postgres`
+lab name *args:
+    cargo build --release -p reference-app -p bench-harness
+    ./target/release/perflab lab {{name}} {{args}}
+
+# Measure any URL (or two, for an A/B verdict): `just run http://127.0.0.1:8080/store/k --rate 2000`
+run *args:
+    cargo build --release -p bench-harness
+    ./target/release/perflab run {{args}}
+
+# Start the reference service (SQLite in ./data by default); see `just serve --help`
+serve *args:
+    cargo run --release -p reference-app -- {{args}}
+
+# Everything CI checks: formatting, lints, unit and integration tests (starts real PostgreSQL and Redis)
+test: lint
+    cargo build --workspace --bins
+    cargo test --workspace
+
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Criterion benchmarks of the service's in-process parts (stores under contention, codecs)
+bench *args:
+    cargo bench -p reference-app {{args}}
