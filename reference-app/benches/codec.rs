@@ -19,13 +19,17 @@ fn codecs(c: &mut Criterion) {
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(users.len() as u64));
     for codec in Codec::iter() {
-        group.bench_with_input(BenchmarkId::new("encode", codec.as_ref()), &codec, |b, &codec| {
-            b.iter(|| codec.encode(&users).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("encode", codec.as_ref()),
+            &codec,
+            |b, &codec| b.iter(|| codec.encode(&users).unwrap()),
+        );
         let bytes = codec.encode(&users).unwrap();
-        group.bench_with_input(BenchmarkId::new("decode", codec.as_ref()), &codec, |b, &codec| {
-            b.iter(|| codec.decode::<Vec<Profile>>(&bytes).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("decode", codec.as_ref()),
+            &codec,
+            |b, &codec| b.iter(|| codec.decode::<Vec<Profile>>(&bytes).unwrap()),
+        );
     }
     group.finish();
 }

@@ -38,14 +38,27 @@ fn run(stores: &Arc<Stores>, kind: StoreKind, threads: u64, work_us: u64) -> Dur
 fn contention(c: &mut Criterion) {
     for (label, work_us) in [("short-critical-section", 0), ("work-5us-inside-lock", 5)] {
         let mut group = c.benchmark_group(format!("store/{label}"));
-        group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
         for threads in [1u64, 2, 4] {
             group.throughput(Throughput::Elements(OPS_PER_THREAD * threads));
-            for kind in [StoreKind::GlobalMutex, StoreKind::RwLock, StoreKind::Sharded] {
+            for kind in [
+                StoreKind::GlobalMutex,
+                StoreKind::RwLock,
+                StoreKind::Sharded,
+            ] {
                 let stores = Arc::new(Stores::default());
-                group.bench_with_input(BenchmarkId::new(kind.as_ref(), format!("{threads}-threads")), &threads, |b, &t| {
-                    b.iter_custom(|iters| (0..iters).map(|_| run(&stores, kind, t, work_us)).sum())
-                });
+                group.bench_with_input(
+                    BenchmarkId::new(kind.as_ref(), format!("{threads}-threads")),
+                    &threads,
+                    |b, &t| {
+                        b.iter_custom(|iters| {
+                            (0..iters).map(|_| run(&stores, kind, t, work_us)).sum()
+                        })
+                    },
+                );
             }
         }
         group.finish();

@@ -128,14 +128,14 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
-    if let Some(redis) = &state.redis {
-        if let Err(e) = redis.ping().await {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("redis not ready: {e}"),
-            )
-                .into_response();
-        }
+    if let Some(redis) = &state.redis
+        && let Err(e) = redis.ping().await
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("redis not ready: {e}"),
+        )
+            .into_response();
     }
     "ready".into_response()
 }
