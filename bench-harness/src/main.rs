@@ -1,1 +1,54 @@
-fn main() {}
+use std::process::ExitCode;
+
+use bench_harness::cli::{self, Cli, Command, exit};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PERFLAB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let threads = match &cli.command {
+        Command::Run(a) => a.load.threads,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("perflab: cannot start the runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        // Ctrl-C ends the current round; the partial report is still written.
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nperflab: interrupted; finishing with a partial report");
+                on_signal.cancel();
+            }
+        });
+        let result = match cli.command {
+            Command::Run(args) => cli::run_urls(args, cancel).await,
+        };
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("perflab: error: {e:#}");
+                exit::ERROR
+            }
+        }
+    });
+    // Child processes (service, databases) are owned by values already dropped here.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    ExitCode::from(code)
+}

@@ -1,0 +1,205 @@
+//! Recording one round: HdrHistograms (nanoseconds, 3 significant digits: memory depends on the
+//! range of values seen, never on the number of requests), counters, and a per-second series
+//! for charts. Histograms are sharded per thread so recording never contends on a lock.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+pub type Hist = Histogram<u64>;
+
+pub fn new_hist() -> Hist {
+    // Auto-resizing from 1 ns: 3 significant digits, i.e. ±0.1 % at any magnitude.
+    Histogram::new(3).expect("3 significant digits is valid")
+}
+
+/// One histogram per recording thread, merged when read.
+pub struct Sharded {
+    shards: Box<[Mutex<Hist>]>,
+}
+
+thread_local! {
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    };
+}
+
+impl Sharded {
+    fn new(n: usize) -> Self {
+        Sharded {
+            shards: (0..n.max(1)).map(|_| Mutex::new(new_hist())).collect(),
+        }
+    }
+    fn record(&self, v: Duration) {
+        let i = SHARD.with(|s| *s) % self.shards.len();
+        let mut h = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+        // Saturate rather than fail: a value beyond u64 ns (584 years) cannot happen.
+        let _ = h.record(v.as_nanos().max(1) as u64);
+    }
+    pub fn merged(&self) -> Hist {
+        let mut out = new_hist();
+        for s in self.shards.iter() {
+            let h = s.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = out.add(&*h);
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+pub struct SecondBucket {
+    pub completed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+pub struct Recorder {
+    pub started: Instant,
+    /// From the intended send time (open models) or the actual send (closed models).
+    pub latency: Sharded,
+    /// From the actual send to the last byte.
+    pub service: Sharded,
+    /// How late sends started after their intended time (open models).
+    pub lag: Sharded,
+    pub ok: AtomicU64,
+    pub errors: AtomicU64,
+    pub transport_errors: AtomicU64,
+    pub late_sends: AtomicU64,
+    pub checks_passed: AtomicU64,
+    pub checks_failed: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    per_second: Box<[SecondBucket]>,
+    error_kinds: Mutex<BTreeMap<String, u64>>,
+    failed_checks: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A send later than this after its intended time counts as late.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
+const MAX_ERROR_KINDS: usize = 20;
+
+impl Recorder {
+    pub fn new(expected: Duration, threads: usize) -> Recorder {
+        // Generous room for the drain after the scheduled end; later seconds fold into the last.
+        let seconds = expected.as_secs() as usize + 32;
+        Recorder {
+            started: Instant::now(),
+            latency: Sharded::new(threads),
+            service: Sharded::new(threads),
+            lag: Sharded::new(threads),
+            ok: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            transport_errors: AtomicU64::new(0),
+            late_sends: AtomicU64::new(0),
+            checks_passed: AtomicU64::new(0),
+            checks_failed: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            per_second: (0..seconds).map(|_| SecondBucket::default()).collect(),
+            error_kinds: Mutex::new(BTreeMap::new()),
+            failed_checks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn second(&self, at: Instant) -> &SecondBucket {
+        let i = at.saturating_duration_since(self.started).as_secs() as usize;
+        &self.per_second[i.min(self.per_second.len() - 1)]
+    }
+
+    /// A response arrived. `intended` is when it should have been sent.
+    pub fn response(
+        &self,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        status: u16,
+        bytes: u64,
+    ) {
+        self.latency
+            .record(done.saturating_duration_since(intended));
+        self.service.record(done.saturating_duration_since(sent));
+        self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
+        let bucket = self.second(done);
+        bucket.completed.fetch_add(1, Ordering::Relaxed);
+        if status >= 400 {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            bucket.errors.fetch_add(1, Ordering::Relaxed);
+            self.error_kind(format!("HTTP {status}"));
+        } else {
+            self.ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The request failed below HTTP (connect, reset, timeout).
+    pub fn transport_error(&self, done: Instant, what: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.transport_errors.fetch_add(1, Ordering::Relaxed);
+        let bucket = self.second(done);
+        bucket.completed.fetch_add(1, Ordering::Relaxed);
+        bucket.errors.fetch_add(1, Ordering::Relaxed);
+        self.error_kind(what);
+    }
+
+    pub fn send_started(&self, intended: Instant, sent: Instant, body_bytes: u64) {
+        let lag = sent.saturating_duration_since(intended);
+        self.lag.record(lag);
+        if lag > LATE_AFTER {
+            self.late_sends.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bytes_sent.fetch_add(body_bytes, Ordering::Relaxed);
+    }
+
+    pub fn check(&self, name: &str, passed: bool) {
+        if passed {
+            self.checks_passed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.checks_failed.fetch_add(1, Ordering::Relaxed);
+            let mut m = self.failed_checks.lock().unwrap_or_else(|p| p.into_inner());
+            if m.len() < MAX_ERROR_KINDS || m.contains_key(name) {
+                *m.entry(name.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn error_kind(&self, what: String) {
+        let mut m = self.error_kinds.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() < MAX_ERROR_KINDS || m.contains_key(&what) {
+            *m.entry(what).or_default() += 1;
+        }
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed) + self.errors.load(Ordering::Relaxed)
+    }
+
+    pub fn error_kinds(&self) -> BTreeMap<String, u64> {
+        self.error_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn failed_checks(&self) -> BTreeMap<String, u64> {
+        self.failed_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Completed requests and errors per second, up to `seconds`.
+    pub fn per_second(&self, seconds: usize) -> Vec<(u64, u64)> {
+        self.per_second
+            .iter()
+            .take(seconds.max(1))
+            .map(|b| {
+                (
+                    b.completed.load(Ordering::Relaxed),
+                    b.errors.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+}

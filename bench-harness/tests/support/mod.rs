@@ -1,0 +1,107 @@
+//! A controlled HTTP server for testing the measurement itself: a fixed delay per request, and
+//! a gate that can stall every request at once. Plain threads and `nanosleep`, so its delay is
+//! what it says (tokio's millisecond timer would add up to a millisecond).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    delay_us: Arc<AtomicU64>,
+    gate: Arc<Mutex<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestServer {
+    pub fn start(delay: Duration) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let delay_us = Arc::new(AtomicU64::new(delay.as_micros() as u64));
+        let gate = Arc::new(Mutex::new(()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (d, g, s) = (delay_us.clone(), gate.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (d, g) = (d.clone(), g.clone());
+                std::thread::spawn(move || serve(stream, &d, &g));
+            }
+        });
+        TestServer {
+            addr,
+            delay_us,
+            gate,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Holds the gate for `d`: every request arriving meanwhile waits.
+    pub fn stall_after(&self, after: Duration, d: Duration) {
+        let gate = self.gate.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _held = gate.lock().unwrap();
+            std::thread::sleep(d);
+        });
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr); // wake the accept loop
+    }
+}
+
+fn serve(stream: TcpStream, delay_us: &AtomicU64, gate: &Mutex<()>) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut content_length = 0usize;
+        let mut line = String::new();
+        // Request line and headers.
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; content_length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        drop(gate.lock().unwrap());
+        let delay = delay_us.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_micros(delay));
+        }
+        if writer
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
+            )
+            .is_err()
+        {
+            return;
+        }
+    }
+}
