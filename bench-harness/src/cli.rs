@@ -44,6 +44,10 @@ pub struct Cli {
 pub enum Command {
     /// Measure one URL, or compare two (A/B with a verdict), like wrk/oha.
     Run(RunArgs),
+    /// Run a lab: its plugin's variants against the reference service, with a verdict.
+    Lab(crate::lab::LabArgs),
+    /// List the labs in this checkout.
+    Labs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         .init();
     let threads = match &cli.command {
         Command::Run(a) => a.load.threads,
+        Command::Lab(a) => a.load.threads,
+        Command::Labs => 1,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         });
         let result = match cli.command {
             Command::Run(args) => cli::run_urls(args, cancel).await,
+            Command::Lab(args) => bench_harness::lab::run_lab(args, cancel).await,
+            Command::Labs => bench_harness::lab::print_labs(),
         };
         match result {
             Ok(code) => code,

@@ -52,6 +52,8 @@ pub struct LabInfo {
     pub prediction_prompt: String,
     pub explanation: String,
     pub database: String,
+    /// What the person running the lab predicted, when asked.
+    pub prediction: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,61 @@
+//! The plugin host: runs experiment plugins (WebAssembly components of the
+//! `perflab:experiment@0.1.0` world, `plugins/wit/`) in a sandbox.
+//!
+//! - one [`wasmtime::Engine`], concurrency support off (sync calls are several times faster);
+//! - compiled components cached on disk, keyed by content and engine ([`cache`]);
+//! - `InstancePre`: linking is done once, instantiation is cheap;
+//! - a deny-all WASI context: no files, no environment, no network; stdout and stderr are
+//!   captured into the run's plugin log ([`output`]);
+//! - an epoch deadline on every call, and a memory cap per instance;
+//! - a trap drops the instance and builds a fresh one; too many traps stop the run with the
+//!   plugin's name, the call, and the guest's message and backtrace ([`instance`]).
+
+pub mod build;
+pub mod cache;
+pub mod convert;
+pub mod host;
+pub mod instance;
+pub mod output;
+
+pub use host::{Plugin, PluginHost, PluginLimits};
+pub use instance::PluginWorkload;
+
+/// The WIT package version this harness speaks.
+pub const WIT_PACKAGE: &str = "perflab:experiment";
+pub const WIT_VERSION: &str = "0.1.0";
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../plugins/wit",
+        world: "experiment",
+    });
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("plugin {path}: {message}")]
+    Load { path: String, message: String },
+    #[error(
+        "plugin {path} is built for {found}, but this perflab speaks {WIT_PACKAGE}@{WIT_VERSION}: rebuild it against plugins/wit/experiment.wit"
+    )]
+    WrongVersion { path: String, found: String },
+    #[error("plugin {plugin}: {call} failed: {message}{}", if guest_output.is_empty() { String::new() } else { format!("\n  guest output:\n    {}", guest_output.replace('\n', "\n    ")) })]
+    Call {
+        plugin: String,
+        call: String,
+        message: String,
+        guest_output: String,
+    },
+    #[error("plugin {plugin}: {call} trapped {traps} times; giving up. Last trap: {message}{}", if guest_output.is_empty() { String::new() } else { format!("\n  guest output:\n    {}", guest_output.replace('\n', "\n    ")) })]
+    TooManyTraps {
+        plugin: String,
+        call: String,
+        traps: u32,
+        message: String,
+        guest_output: String,
+    },
+    #[error("building plugin {path}: {message}")]
+    Build { path: String, message: String },
+    #[error("plugin {plugin}: {message}")]
+    Invalid { plugin: String, message: String },
+}

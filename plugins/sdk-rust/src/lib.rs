@@ -1,0 +1,151 @@
+//! Write a perflab experiment in Rust.
+//!
+//! ```ignore
+//! use perflab_plugin::*;
+//!
+//! struct MyLab;
+//! impl Lab for MyLab {
+//!     type VirtualUser = User;
+//!     fn describe(params: Vec<ParamValue>) -> Description { /* ... */ }
+//! }
+//! struct User { rng: Rng }
+//! impl GuestVirtualUser for User {
+//!     fn new(config: VuConfig) -> Self { User { rng: Rng::new(config.seed) } }
+//!     fn next_request(&self, iteration: u64) -> Result<Request, String> { Ok(get("/store/k")) }
+//!     fn check_response(&self, r: Response) -> Vec<Check> { vec![check("status is 200", r.status == 200)] }
+//! }
+//! export!(MyLab);
+//! ```
+//!
+//! Resource methods take `&self` (the component model's rule): keep per-VU state that changes
+//! in a `Cell` or `RefCell`.
+
+wit_bindgen::generate!({
+    world: "experiment",
+    path: "../wit",
+    pub_export_macro: true,
+    export_macro_name: "export",
+    default_bindings_module: "perflab_plugin",
+});
+
+use std::cell::Cell;
+
+pub use exports::perflab::experiment::lab::{Guest as Lab, GuestVirtualUser};
+pub use perflab::experiment::host::{Level, log as host_log};
+pub use perflab::experiment::types::{
+    BodyNeed, Check, Comparison, ConstantArrivalRate, ConstantVus, Description, Header, LoadModel, Method, Metric,
+    Need, Param, ParamValue, RampingArrivalRate, RampingVus, Request, Response, Setting, Stage, Teaching, Threshold,
+    Value, VariantDef, VuConfig,
+};
+
+pub fn log(message: &str) {
+    host_log(Level::Info, message);
+}
+
+fn request(method: Method, path: &str) -> Request {
+    Request { method, path: path.to_string(), headers: Vec::new(), body: Vec::new(), name: String::new() }
+}
+
+pub fn get(path: &str) -> Request {
+    request(Method::Get, path)
+}
+pub fn put(path: &str, body: impl Into<Vec<u8>>) -> Request {
+    Request { body: body.into(), ..request(Method::Put, path) }
+}
+pub fn post(path: &str, body: impl Into<Vec<u8>>) -> Request {
+    Request { body: body.into(), ..request(Method::Post, path) }
+}
+
+impl Request {
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push(Header { name: name.to_string(), value: value.to_string() });
+        self
+    }
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+}
+
+pub fn check(name: &str, passed: bool) -> Check {
+    Check { name: name.to_string(), passed }
+}
+
+/// A service setting that selects a dimension's option, e.g. `option("store", "sharded")`.
+pub fn option(dimension: &str, value: &str) -> Setting {
+    Setting { name: dimension.to_string(), value: Value::Text(value.to_string()) }
+}
+/// A numeric knob, e.g. `knob("store.work_us", 20)`.
+pub fn knob(name: &str, value: i64) -> Setting {
+    Setting { name: name.to_string(), value: Value::Integer(value) }
+}
+
+pub fn variant(name: &str, description: &str, settings: Vec<Setting>) -> VariantDef {
+    VariantDef { name: name.to_string(), description: description.to_string(), settings }
+}
+
+pub fn param(name: &str, description: &str, default: Value) -> Param {
+    Param { name: name.to_string(), description: description.to_string(), default }
+}
+
+pub fn constant_vus(vus: u32, seconds: f64) -> LoadModel {
+    LoadModel::ConstantVus(ConstantVus { vus, duration_ms: (seconds * 1000.0) as u64, think_time_ms: 0 })
+}
+pub fn constant_rate(rate: f64, seconds: f64, max_vus: u32) -> LoadModel {
+    LoadModel::ConstantArrivalRate(ConstantArrivalRate { rate, duration_ms: (seconds * 1000.0) as u64, max_vus })
+}
+
+/// `variant.metric op factor × relative_to.metric`, judged on the confidence interval.
+pub fn relative(variant: &str, metric: Metric, op: Comparison, factor: f64, relative_to: &str) -> Threshold {
+    Threshold { variant: Some(variant.to_string()), metric, op, value: factor, relative_to: Some(relative_to.to_string()) }
+}
+
+/// Looks a parameter up: the value given on the command line, or `default`.
+pub fn int_param(params: &[ParamValue], name: &str, default: i64) -> i64 {
+    params
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| match p.value {
+            Value::Integer(i) => Some(i),
+            Value::Number(f) => Some(f as i64),
+            _ => None,
+        })
+        .unwrap_or(default)
+}
+
+pub fn text_param(params: &[ParamValue], name: &str, default: &str) -> String {
+    params
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| match &p.value {
+            Value::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// A small, seeded generator (SplitMix64): the same seed gives the same requests.
+pub struct Rng(Cell<u64>);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(Cell::new(seed ^ 0x9E37_79B9_7F4A_7C15))
+    }
+    pub fn next_u64(&self) -> u64 {
+        let mut z = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.0.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
