@@ -58,7 +58,7 @@ fn an_ab_run_writes_reports_that_validate() {
         doc["comparisons"][0]["verdict"]
             .as_str()
             .unwrap()
-            .starts_with("B: ")
+            .starts_with("B")
     );
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(

@@ -437,10 +437,19 @@ fn compare(
             if let Some(iv) = &p99 {
                 parts.push(stats::describe_ratio("p99", iv, Better::Lower));
             }
+            // "X: throughput 1.8× [..], p99 2.4× lower [..] than Y" reads well only when every
+            // part is a comparison; otherwise say "X vs Y: ...".
             let verdict = if parts.is_empty() {
                 format!(
                     "{}: not enough data to compare with {}",
                     cand.name, base.name
+                )
+            } else if parts.iter().any(|p| p.contains("no detectable difference")) {
+                format!(
+                    "{} vs {}: {} ({n} rounds)",
+                    cand.name,
+                    base.name,
+                    parts.join(", ")
                 )
             } else {
                 format!(
