@@ -31,3 +31,18 @@ lint:
 # Criterion benchmarks of the service's in-process parts (stores under contention, codecs)
 bench *args:
     cargo bench -p reference-app {{args}}
+
+# Create labs/NAME (a plugin that builds and runs, and a guide template)
+new-lab name:
+    cargo build --release -p bench-harness
+    ./target/release/perflab new-lab {{name}}
+
+# List the labs
+labs:
+    cargo build --release -p bench-harness
+    ./target/release/perflab labs
+
+# perflab's URL mode vs wrk on the same endpoint: throughput and client CPU per request
+bench-harness *args:
+    cargo build --release -p reference-app -p bench-harness
+    python3 scripts/bench-harness.py {{args}}

@@ -48,6 +48,8 @@ pub enum Command {
     Lab(crate::lab::LabArgs),
     /// List the labs in this checkout.
     Labs,
+    /// Create labs/NAME from the template: a plugin that builds and runs, and a guide to fill in.
+    NewLab { name: String },
 }
 
 #[derive(Debug, Clone, Args)]

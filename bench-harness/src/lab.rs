@@ -132,12 +132,19 @@ pub fn load_plugin(
 }
 
 /// `describe` with defaults, then again with the command line's `--param`s checked against
-/// the declared types.
+/// the declared types. A lab that declares a `db` parameter is told the `--db` choice.
 pub fn describe_with_params(
     plugin: &Plugin,
     given: &[String],
+    db: &str,
 ) -> anyhow::Result<(wit::Description, Vec<wit::ParamValue>)> {
     let declared = plugin.describe(&[])?;
+    let mut given = given.to_vec();
+    if declared.params.iter().any(|p| p.name == "db") && !given.iter().any(|g| g.starts_with("db="))
+    {
+        given.push(format!("db={db}"));
+    }
+    let given = &given[..];
     let mut chosen: Vec<wit::ParamValue> = declared
         .params
         .iter()
@@ -215,9 +222,9 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         args.plugin.as_deref(),
         args.output.quiet,
     )?;
-    let (desc, params) = describe_with_params(&plugin, &args.params)?;
-
     let db = args.db.as_str();
+    let (desc, params) = describe_with_params(&plugin, &args.params, db)?;
+
     if !desc.databases.iter().any(|d| d == db) {
         bail!(
             "lab {} runs on {}; --db {db} is not one of them",
@@ -394,5 +401,42 @@ pub fn print_labs() -> anyhow::Result<u8> {
             .unwrap_or("");
         println!("{name:<20} {line}");
     }
+    Ok(crate::cli::exit::OK)
+}
+
+/// `perflab new-lab NAME`: a lab folder from `plugins/template/` that builds and runs as is.
+pub fn new_lab(name: &str) -> anyhow::Result<u8> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || name.starts_with('-')
+    {
+        bail!("lab name {name:?}: use lower-case letters, digits and dashes, e.g. my-lab");
+    }
+    let root = repo_root()?;
+    let dest = root.join("labs").join(name);
+    if dest.exists() {
+        bail!("{} already exists", dest.display());
+    }
+    let template = root.join("plugins").join("template");
+    let files = [
+        ("plugin/Cargo.toml.tmpl", "plugin/Cargo.toml"),
+        ("plugin/src/lib.rs.tmpl", "plugin/src/lib.rs"),
+        ("README.md.tmpl", "README.md"),
+    ];
+    for (from, to) in files {
+        let text = std::fs::read_to_string(template.join(from))
+            .with_context(|| format!("reading the template {from}"))?;
+        let path = dest.join(to);
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        std::fs::write(&path, text.replace("{{name}}", name))?;
+    }
+    println!(
+        "created {}\n  plugin: {}\n  guide:  {}\nrun it:  just lab {name} --quick",
+        dest.display(),
+        dest.join("plugin/src/lib.rs").display(),
+        dest.join("README.md").display()
+    );
     Ok(crate::cli::exit::OK)
 }

@@ -16,13 +16,18 @@ fn main() -> ExitCode {
     let threads = match &cli.command {
         Command::Run(a) => a.load.threads,
         Command::Lab(a) => a.load.threads,
-        Command::Labs => 1,
+        Command::Labs | Command::NewLab { .. } => 1,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-    {
+    // One load thread: a current-thread runtime (no work stealing, no cross-thread wake-ups).
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    if threads > 1 {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("perflab: cannot start the runtime: {e}");
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
             Command::Run(args) => cli::run_urls(args, cancel).await,
             Command::Lab(args) => bench_harness::lab::run_lab(args, cancel).await,
             Command::Labs => bench_harness::lab::print_labs(),
+            Command::NewLab { name } => bench_harness::lab::new_lab(&name),
         };
         match result {
             Ok(code) => code,

@@ -58,6 +58,8 @@ pub struct SecondBucket {
 
 pub struct Recorder {
     pub started: Instant,
+    /// Open model: latency (from the intended time) and service time differ.
+    open: bool,
     /// From the intended send time (open models) or the actual send (closed models).
     pub latency: Sharded,
     /// From the actual send to the last byte.
@@ -82,11 +84,12 @@ pub const LATE_AFTER: Duration = Duration::from_millis(1);
 const MAX_ERROR_KINDS: usize = 20;
 
 impl Recorder {
-    pub fn new(expected: Duration, threads: usize) -> Recorder {
+    pub fn new(expected: Duration, threads: usize, open: bool) -> Recorder {
         // Generous room for the drain after the scheduled end; later seconds fold into the last.
         let seconds = expected.as_secs() as usize + 32;
         Recorder {
             started: Instant::now(),
+            open,
             latency: Sharded::new(threads),
             service: Sharded::new(threads),
             lag: Sharded::new(threads),
@@ -109,7 +112,8 @@ impl Recorder {
         &self.per_second[i.min(self.per_second.len() - 1)]
     }
 
-    /// A response arrived. `intended` is when it should have been sent.
+    /// A response arrived. `intended` is when it should have been sent. In closed models that
+    /// is the send itself: latency and service time are equal and one histogram serves both.
     pub fn response(
         &self,
         intended: Instant,
@@ -120,7 +124,9 @@ impl Recorder {
     ) {
         self.latency
             .record(done.saturating_duration_since(intended));
-        self.service.record(done.saturating_duration_since(sent));
+        if self.open {
+            self.service.record(done.saturating_duration_since(sent));
+        }
         self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
         let bucket = self.second(done);
         bucket.completed.fetch_add(1, Ordering::Relaxed);
@@ -144,12 +150,24 @@ impl Recorder {
     }
 
     pub fn send_started(&self, intended: Instant, sent: Instant, body_bytes: u64) {
+        self.bytes_sent.fetch_add(body_bytes, Ordering::Relaxed);
+        if !self.open {
+            return;
+        }
         let lag = sent.saturating_duration_since(intended);
         self.lag.record(lag);
         if lag > LATE_AFTER {
             self.late_sends.fetch_add(1, Ordering::Relaxed);
         }
-        self.bytes_sent.fetch_add(body_bytes, Ordering::Relaxed);
+    }
+
+    /// Service time: its own histogram in open models, the latency histogram in closed ones.
+    pub fn service_time(&self) -> Hist {
+        if self.open {
+            self.service.merged()
+        } else {
+            self.latency.merged()
+        }
     }
 
     pub fn check(&self, name: &str, passed: bool) {

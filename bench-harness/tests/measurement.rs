@@ -76,7 +76,7 @@ async fn an_open_model_shows_a_stall_in_corrected_latency_not_in_service_time() 
     )
     .await;
     let corrected = Percentiles::of(&data.recorder.latency.merged());
-    let service = Percentiles::of(&data.recorder.service.merged());
+    let service = Percentiles::of(&data.recorder.service_time());
     let late = data.recorder.late_sends.load(Ordering::Relaxed);
     // ~100 of ~400 sends were due during the stall: they waited up to 1 s for their turn.
     assert!(

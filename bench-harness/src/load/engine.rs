@@ -73,6 +73,7 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         );
     }
     let duration = cfg.model.duration();
+    let open = cfg.model.is_open();
     let cpu_before = process_cpu();
     let start = Instant::now();
     let shared = Arc::new(Shared {
@@ -80,7 +81,7 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         model: cfg.model,
         target: cfg.target,
         timeout: cfg.timeout,
-        recorder: Recorder::new(duration, cfg.threads),
+        recorder: Recorder::new(duration, cfg.threads, open),
         start,
         end: start + duration,
         cancel: cfg.cancel.child_token(),
@@ -121,7 +122,6 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         })
     });
 
-    let open = shared.schedule.is_some();
     let tasks: Vec<_> = users
         .into_iter()
         .enumerate()
@@ -136,6 +136,16 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
             })
         })
         .collect();
+    // Ctrl-C aborts the VU tasks outright (in-flight requests are abandoned): cheaper than
+    // racing every request against the cancellation token.
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    let watcher = {
+        let cancel = shared.cancel.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            aborts.iter().for_each(|a| a.abort());
+        })
+    };
     let mut failure = None;
     for t in tasks {
         match t.await {
@@ -144,6 +154,7 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
                 shared.cancel.cancel();
                 failure.get_or_insert(e);
             }
+            Err(join) if join.is_cancelled() => {}
             Err(join) => {
                 shared.cancel.cancel();
                 failure.get_or_insert(EngineError::Setup(format!(
@@ -152,6 +163,7 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
             }
         }
     }
+    watcher.abort();
     if let Some(t) = ticker {
         t.abort();
         let _ = t.await;
@@ -284,10 +296,7 @@ async fn exchange(
     let intended = intended.unwrap_or(sent);
     let rec = &shared.recorder;
     rec.send_started(intended, sent, spec.body.len() as u64);
-    let answer = tokio::select! {
-        a = conn.send(&spec, need, shared.timeout) => a,
-        _ = shared.cancel.cancelled() => return Ok(()),
-    };
+    let answer = conn.send(&spec, need, shared.timeout).await;
     let done = Instant::now();
     match answer {
         Ok(answer) => {

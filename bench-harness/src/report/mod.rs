@@ -223,7 +223,7 @@ pub fn build(plan: &Plan, outcome: &Outcome, meta: Meta) -> Report {
 
     for r in &outcome.rounds {
         let rec = &r.data.recorder;
-        let (lat, svc, lag) = (rec.latency.merged(), rec.service.merged(), rec.lag.merged());
+        let (lat, svc, lag) = (rec.latency.merged(), rec.service_time(), rec.lag.merged());
         let seconds = r.data.elapsed.as_secs_f64();
         let acc = &mut totals[r.variant];
         let parts = SummaryParts {

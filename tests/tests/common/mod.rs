@@ -1,0 +1,54 @@
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the checkout")
+        .to_path_buf()
+}
+
+/// A binary of this workspace (`just test` builds them first; cargo puts them one level above
+/// the test executables).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (`just test` does)",
+        path.display()
+    );
+    path
+}
+
+pub fn perflab() -> Command {
+    let mut cmd = Command::new(bin("perflab"));
+    cmd.current_dir(root())
+        .env("PERFLAB_SERVICE_BIN", bin("reference-app"));
+    cmd
+}
+
+pub fn validate_report(path: &Path) -> serde_json::Value {
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("bench-harness/schema/report.v1.json")).unwrap(),
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} does not validate: {errors:#?}",
+        path.display()
+    );
+    doc
+}

@@ -1,0 +1,168 @@
+//! Every lab, end to end, as a user runs it: `perflab lab NAME --quick`. The direction of the
+//! result is not asserted (that is what the lab measures); the report must be complete and
+//! valid and carry the counters that explain the result.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{perflab, validate_report};
+
+fn run_lab(name: &str, extra: &[&str]) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", name, "--quick", "--no-prompt", "-q"])
+        .args(extra)
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    // 0: all thresholds passed; 3: a threshold failed (noise on a shared machine). Not 1.
+    assert!(
+        matches!(status.code(), Some(0) | Some(3)),
+        "lab {name} {extra:?}: {status}"
+    );
+    let doc = validate_report(&out.path().join("report.json"));
+    assert_eq!(doc["status"], "complete");
+    assert_eq!(doc["name"], name);
+    assert!(doc["lab"]["hypothesis"].as_str().unwrap().len() > 20);
+    let variants = doc["variants"].as_array().unwrap();
+    assert!(variants.len() >= 2);
+    for v in variants {
+        assert!(
+            v["summary"]["requests"].as_u64().unwrap() > 0,
+            "{name}: {} sent nothing",
+            v["name"]
+        );
+        assert!(
+            v["counters_per_request"]["http_requests_total"]
+                .as_f64()
+                .unwrap()
+                > 0.5,
+            "{name}: server counters were scraped"
+        );
+    }
+    assert_eq!(
+        doc["comparisons"].as_array().unwrap().len(),
+        variants.len() - 1
+    );
+    assert!(out.path().join("report.html").is_file() && out.path().join("service.log").is_file());
+    doc
+}
+
+fn counter(doc: &serde_json::Value, variant: usize, name: &str) -> f64 {
+    doc["variants"][variant]["counters_per_request"][name]
+        .as_f64()
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn lock_contention() {
+    let doc = run_lab("lock-contention", &[]);
+    assert_eq!(counter(&doc, 0, "store_lock_acquisitions_total"), 1.0);
+}
+
+#[test]
+fn client_pooling() {
+    let doc = run_lab("client-pooling", &[]);
+    // Per-request: one TLS handshake per request; shared: almost none.
+    assert!(counter(&doc, 0, "upstream_tls_handshakes_total") > 0.9);
+    assert!(counter(&doc, 1, "upstream_tls_handshakes_total") < 0.1);
+}
+
+#[test]
+fn serialization() {
+    let doc = run_lab("serialization", &[]);
+    assert!(
+        counter(&doc, 2, "codec_bytes_encoded_total")
+            < counter(&doc, 0, "codec_bytes_encoded_total")
+    );
+}
+
+#[test]
+fn bulk_insert_on_sqlite() {
+    let doc = run_lab("bulk-insert", &[]);
+    assert_eq!(
+        counter(&doc, 0, "db_commits_total"),
+        100.0,
+        "autocommit: one commit per row"
+    );
+    assert_eq!(counter(&doc, 1, "db_commits_total"), 1.0);
+    assert!(
+        doc["environment"]["fsync_ms"]["median"].as_f64().unwrap() > 0.0,
+        "write labs probe fsync"
+    );
+}
+
+#[test]
+fn bulk_insert_on_postgres() {
+    let doc = run_lab("bulk-insert", &["--db", "postgres"]);
+    assert_eq!(
+        doc["variants"].as_array().unwrap().len(),
+        5,
+        "UNNEST and COPY join on PostgreSQL"
+    );
+    assert_eq!(
+        counter(&doc, 4, "db_statements_total"),
+        1.0,
+        "COPY: one statement per request"
+    );
+}
+
+#[test]
+fn python_example() {
+    run_lab("python-example", &[]);
+}
+
+#[test]
+fn ctrl_c_in_a_lab_leaves_no_process_behind() {
+    // Everything the run starts lives under its own TMPDIR, so its processes can be found.
+    let tmp = tempfile::tempdir().unwrap();
+    // The PostgreSQL server runs as the `postgres` user: it must be able to enter this folder.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = perflab()
+        .args([
+            "lab",
+            "bulk-insert",
+            "--db",
+            "postgres",
+            "--no-prompt",
+            "-q",
+            "--duration",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .env("TMPDIR", tmp.path())
+        .spawn()
+        .unwrap();
+    // Wait until the service is up (its log appears), then interrupt.
+    let started = Instant::now();
+    while !out.path().join("service.log").is_file() && started.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
+    let doc = validate_report(&out.path().join("report.json"));
+    assert_eq!(doc["status"], "incomplete");
+    let marker = tmp.path().to_string_lossy().into_owned();
+    let leftovers: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "processes left behind: {leftovers:#?}"
+    );
+}

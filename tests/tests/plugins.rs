@@ -1,0 +1,185 @@
+//! The plugin sandbox against plugins that misbehave on purpose (`tests/fixtures/`).
+
+mod common;
+
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use bench_harness::lab::describe_with_params;
+use bench_harness::plugin::{PluginHost, PluginLimits, PluginWorkload, build};
+use bench_harness::workload::{BodyNeed, Workload};
+use common::root;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    build::build_rust(&root().join("tests/fixtures").join(name), &root(), true)
+        .expect("fixture builds")
+}
+
+fn limits() -> PluginLimits {
+    PluginLimits {
+        call_deadline: Duration::from_millis(200),
+        max_traps: 2,
+        ..PluginLimits::default()
+    }
+}
+
+/// Runs the fixture's `next-request` in `mode` and returns the error. A watchdog turns a hang
+/// into a failure instead of a stuck test.
+fn next_request_error(mode: &str, limits: PluginLimits) -> String {
+    let wasm = fixture("bad-plugin");
+    let mode = mode.to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let host = PluginHost::new(limits).unwrap();
+        let plugin = host.load(&wasm).unwrap();
+        let (_, params) =
+            describe_with_params(&plugin, &[format!("mode={mode}")], "sqlite").unwrap();
+        let workload = PluginWorkload::new(plugin, params, BodyNeed::None, 1);
+        let mut vu = workload.virtual_user(0, 1).unwrap();
+        let _ = tx.send(
+            vu.next_request(0)
+                .map(|r| r.path)
+                .map_err(|e| e.to_string()),
+        );
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(path)) => panic!("the misbehaving plugin returned a request ({path})"),
+        Ok(Err(e)) => e,
+        Err(_) => panic!("the host hung: the plugin was not stopped"),
+    }
+}
+
+#[test]
+fn an_infinite_loop_is_interrupted_at_its_deadline() {
+    let e = next_request_error("loop", limits());
+    assert!(
+        e.contains("bad_plugin") && e.contains("next-request"),
+        "{e}"
+    );
+    assert!(e.contains("deadline") && e.contains("interrupted"), "{e}");
+    assert!(e.contains("trapped 2 times"), "{e}");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_cap_with_a_clear_error() {
+    let capped = PluginLimits {
+        memory_bytes: 64 << 20,
+        call_deadline: Duration::from_secs(10),
+        max_traps: 1,
+        ..PluginLimits::default()
+    };
+    let e = next_request_error("bomb", capped);
+    assert!(e.contains("exceeded its memory cap of 64 MiB"), "{e}");
+}
+
+#[test]
+fn a_panicking_guest_s_message_reaches_the_user() {
+    let e = next_request_error("panic", limits());
+    assert!(e.contains("fixture panic: the answer is 42"), "{e}");
+}
+
+#[test]
+fn files_sockets_and_environment_are_denied() {
+    let host = PluginHost::new(limits()).unwrap();
+    let plugin = host.load(&fixture("bad-plugin")).unwrap();
+    let summary = |mode: &str| {
+        describe_with_params(&plugin, &[format!("mode={mode}")], "sqlite")
+            .unwrap()
+            .0
+            .summary
+    };
+    let file = summary("file");
+    assert!(file.starts_with("file: denied"), "{file}");
+    let socket = summary("socket");
+    assert!(socket.starts_with("socket: denied"), "{socket}");
+    assert_eq!(summary("env"), "env: 0 variables");
+}
+
+#[test]
+fn files_that_are_not_components_of_our_version_are_refused() {
+    let host = PluginHost::new(limits()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "hello").unwrap();
+    let e = host.load(&text).err().unwrap().to_string();
+    assert!(e.contains("not a WebAssembly file"), "{e}");
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let e = host.load(&core).err().unwrap().to_string();
+    assert!(
+        e.contains("core WebAssembly module, not a component"),
+        "{e}"
+    );
+
+    let e = host
+        .load(&fixture("wrong-version"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("perflab:experiment/lab@0.2.0") && e.contains("speaks perflab:experiment@0.1.0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_trap_re_instantiates_and_the_next_call_works() {
+    // Two VUs share the instance: one panics, the other must still be served afterwards.
+    let host = PluginHost::new(PluginLimits {
+        max_traps: 3,
+        ..limits()
+    })
+    .unwrap();
+    let plugin = host.load(&fixture("bad-plugin")).unwrap();
+    let (_, bad) = describe_with_params(&plugin, &["mode=panic".into()], "sqlite").unwrap();
+    let (_, good) = describe_with_params(&plugin, &[], "sqlite").unwrap();
+    let panicking = PluginWorkload::new(plugin.clone(), bad, BodyNeed::None, 1);
+    assert!(
+        panicking
+            .virtual_user(0, 1)
+            .unwrap()
+            .next_request(0)
+            .is_err()
+    );
+    let fine = PluginWorkload::new(plugin.clone(), good, BodyNeed::None, 1);
+    let mut vu = fine.virtual_user(1, 2).unwrap();
+    for i in 0..3 {
+        assert_eq!(vu.next_request(i).unwrap().path, "/health/live");
+    }
+    assert!(
+        plugin.log.all().contains("fixture panic"),
+        "the guest's stderr is in the plugin log"
+    );
+}
+
+#[test]
+fn the_python_example_runs_in_the_same_host() {
+    let lab = root().join("labs/python-example/plugin-py");
+    let wasm = build::build_python(
+        &lab,
+        &root().join("plugins/wit"),
+        &build::guest_target_dir(&root()).join("python"),
+    )
+    .expect("componentize-py builds the Python example (pip install componentize-py)");
+    let host = PluginHost::new(PluginLimits::default()).unwrap();
+    let plugin = host.load(&wasm).unwrap();
+    let (desc, params) = describe_with_params(&plugin, &["users=50".into()], "sqlite").unwrap();
+    assert_eq!(desc.name, "python-example");
+    assert_eq!(desc.variants.len(), 2);
+    let workload = Arc::new(PluginWorkload::new(
+        plugin.clone(),
+        params,
+        BodyNeed::Prefix(1),
+        7,
+    ));
+    let mut a = workload.virtual_user(0, 7).unwrap();
+    let mut b = workload.virtual_user(0, 7).unwrap();
+    let (ra, rb) = (a.next_request(0).unwrap(), b.next_request(0).unwrap());
+    assert!(ra.path.starts_with("/codec/users?count="), "{}", ra.path);
+    assert_eq!(ra.path, rb.path, "same seed, same request");
+    assert!(
+        plugin.log.all().contains("python-example: 50 users"),
+        "host.log reaches the plugin log"
+    );
+}
