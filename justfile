@@ -46,3 +46,8 @@ labs:
 bench-harness *args:
     cargo build --release -p reference-app -p bench-harness
     python3 scripts/bench-harness.py {{args}}
+
+# What one plugin call costs (Rust and Python guests) next to one HTTP round trip
+bench-plugins:
+    cargo build --release -p reference-app
+    PERFLAB_SERVICE_BIN=target/release/reference-app cargo bench -p bench-harness --bench plugin_calls

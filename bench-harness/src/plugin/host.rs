@@ -15,7 +15,7 @@ use super::output::{GuestOutput, PluginLog};
 use super::{PluginError, WIT_PACKAGE, WIT_VERSION, cache};
 
 /// How often the epoch ticks: the resolution of every call deadline.
-const EPOCH_TICK: Duration = Duration::from_millis(1);
+const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy)]
 pub struct PluginLimits {

@@ -51,16 +51,31 @@ pub fn render(r: &Report) -> String {
     }
     let rows = counter_rows(r);
     if !rows.is_empty() {
-        let cw = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(10) + 2;
+        let cw = rows
+            .iter()
+            .map(|(n, _)| n.len())
+            .max()
+            .unwrap_or(10)
+            .max(27)
+            + 2;
+        // Each variant's column is as wide as its name, at least 14.
+        let col = r
+            .variants
+            .iter()
+            .map(|v| v.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(14)
+            + 2;
         out.push_str(&format!("\n  {:<cw$}", "server counters per request"));
         for v in &r.variants {
-            out.push_str(&format!("{:>16}", v.name));
+            out.push_str(&format!("{:>w$}", v.name, w = col));
         }
         out.push('\n');
         for (name, values) in rows {
             out.push_str(&format!("  {name:<cw$}"));
             for v in values {
-                out.push_str(&format!("{:>16}", trim_number(v)));
+                out.push_str(&format!("{:>w$}", trim_number(v), w = col));
             }
             out.push('\n');
         }
