@@ -20,9 +20,10 @@ serve *args:
     cargo run --release -p reference-app -- {{args}}
 
 # Everything CI checks: formatting, lints, unit and integration tests (starts real PostgreSQL and Redis)
+# (two test threads: the end-to-end tests start real servers on a 2-core machine)
 test: lint
     cargo build --workspace --bins
-    cargo test --workspace
+    RUST_TEST_THREADS=2 cargo test --workspace
 
 lint:
     cargo fmt --all --check
@@ -51,3 +52,8 @@ bench-harness *args:
 bench-plugins:
     cargo build --release -p reference-app
     PERFLAB_SERVICE_BIN=target/release/reference-app cargo bench -p bench-harness --bench plugin_calls
+
+# Memory soak: perflab at a fixed rate for 10 minutes, its RSS sampled every second
+soak *args:
+    cargo build --release -p reference-app -p bench-harness
+    python3 scripts/soak.py {{args}}

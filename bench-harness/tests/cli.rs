@@ -132,3 +132,63 @@ fn ctrl_c_writes_a_partial_report() {
     assert_eq!(doc["status"], "incomplete");
     assert!(doc["variants"][0]["summary"]["requests"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_saved_baseline_is_compared_with_the_same_statistics() {
+    let server = TestServer::start(Duration::from_millis(1));
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = dir.path().join(format!("r{}", extra.len()));
+        let code = perflab()
+            .args([
+                "run",
+                &server.url("/"),
+                "-c",
+                "2",
+                "-d",
+                "1s",
+                "--rounds",
+                "3",
+                "-q",
+            ])
+            .arg("--baseline-dir")
+            .arg(dir.path().join("baselines"))
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .code();
+        (code, out.join("report.json"))
+    };
+    let (code, _) = run(&["--save-baseline", "main"]);
+    assert_eq!(code, Some(0));
+    assert!(dir.path().join("baselines/main.json").is_file());
+    // The same server again: within 10× of the baseline's p50, surely not 1000× faster.
+    let (code, report) = run(&[
+        "--baseline",
+        "main",
+        "--threshold",
+        "p50 <= 10 * baseline.p50",
+    ]);
+    assert_eq!(code, Some(0));
+    let doc = validate(&report);
+    assert!(
+        doc["baseline"]["lines"][0]
+            .as_str()
+            .unwrap()
+            .contains("than the baseline")
+    );
+    let (code, _) = run(&[
+        "--baseline",
+        "main",
+        "--threshold",
+        "p50 <= 0.001 * baseline.p50",
+        "-H",
+        "x: y",
+    ]);
+    assert_eq!(code, Some(3));
+    // A baseline that does not exist is an error that says how to make one.
+    let (code, _) = run(&["--baseline", "nope"]);
+    assert_eq!(code, Some(1));
+}

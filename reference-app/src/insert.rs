@@ -11,8 +11,8 @@
 //! statement), so a bad row anywhere leaves nothing written.
 
 use serde::{Deserialize, Serialize};
+use sqlx::QueryBuilder;
 use sqlx::postgres::PgPoolCopyExt;
-use sqlx::{Postgres, QueryBuilder, Sqlite};
 
 use crate::db::{Backend, Db};
 use crate::dimension;
@@ -160,38 +160,17 @@ pub async fn insert(
             tally.commit();
             Ok(())
         }.await),
-        (InsertKind::MultiRowValues, Db::Sqlite { pool, .. }) => {
-            async {
-                let mut tx = pool.begin().await?;
-                for chunk in events.chunks(batch_rows) {
-                    values_statement::<Sqlite>(chunk)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?;
-                    tally.statement(chunk.len() as u64);
-                }
-                tx.commit().await?;
-                tally.commit();
-                Ok(())
+        (InsertKind::MultiRowValues, db) => crate::on_db!(db, pool => async {
+            let mut tx = pool.begin().await?;
+            for chunk in events.chunks(batch_rows) {
+                // QueryBuilder writes each backend's placeholders ($1 or ?).
+                values_statement(chunk).build().execute(&mut *tx).await?;
+                tally.statement(chunk.len() as u64);
             }
-            .await
-        }
-        (InsertKind::MultiRowValues, Db::Postgres { pool, .. }) => {
-            async {
-                let mut tx = pool.begin().await?;
-                for chunk in events.chunks(batch_rows) {
-                    values_statement::<Postgres>(chunk)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?;
-                    tally.statement(chunk.len() as u64);
-                }
-                tx.commit().await?;
-                tally.commit();
-                Ok(())
-            }
-            .await
-        }
+            tx.commit().await?;
+            tally.commit();
+            Ok(())
+        }.await),
         (InsertKind::Unnest, Db::Postgres { pool, .. }) => {
             async {
                 // Four array binds, whatever N is: no bind limit, one plan.

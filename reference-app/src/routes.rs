@@ -26,6 +26,26 @@ pub struct StoreValue {
     pub value: String,
 }
 
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// A valid key from the path and a UTF-8 value of bounded size from the body.
+fn key_and_value(
+    key: Result<Path<String>, PathRejection>,
+    body: Result<String, axum::extract::rejection::StringRejection>,
+) -> ApiResult<(String, String)> {
+    let Path(key) = key?;
+    validate_key(&key).map_err(ApiError::BadRequest)?;
+    let value = body.map_err(|e| {
+        ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
+    })?;
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok((key, value))
+}
+
 fn record_lock_wait(timing: &crate::store::LockTiming) {
     metrics::counter!(names::STORE_LOCK_ACQUISITIONS).increment(1);
     metrics::counter!(names::STORE_LOCK_WAIT_NS).increment(timing.wait.as_nanos() as u64);
@@ -53,14 +73,7 @@ pub async fn store_put(
     key: Result<Path<String>, PathRejection>,
     body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> ApiResult<StatusCode> {
-    let Path(key) = key?;
-    validate_key(&key).map_err(ApiError::BadRequest)?;
-    let value = body.map_err(|e| {
-        ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
-    })?;
-    if value.len() > 64 * 1024 {
-        return Err(ApiError::PayloadTooLarge { limit: 64 * 1024 });
-    }
+    let (key, value) = key_and_value(key, body)?;
     let settings = &state.settings;
     let timing = state
         .stores
@@ -118,11 +131,7 @@ pub async fn redis_put(
     key: Result<Path<String>, PathRejection>,
     body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> ApiResult<StatusCode> {
-    let Path(key) = key?;
-    validate_key(&key).map_err(ApiError::BadRequest)?;
-    let value = body.map_err(|e| {
-        ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
-    })?;
+    let (key, value) = key_and_value(key, body)?;
     redis(&state)?
         .set(state.settings.redis_client.get(), &key, &value)
         .await?;

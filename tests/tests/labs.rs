@@ -166,3 +166,40 @@ fn ctrl_c_in_a_lab_leaves_no_process_behind() {
         "processes left behind: {leftovers:#?}"
     );
 }
+
+#[test]
+fn a_new_lab_builds_and_runs_at_once() {
+    // A scratch checkout: empty labs/, the real plugins/ and target/ (so the SDK is built once).
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::create_dir(scratch.path().join("labs")).unwrap();
+    for shared in ["plugins", "target"] {
+        std::os::unix::fs::symlink(common::root().join(shared), scratch.path().join(shared))
+            .unwrap();
+    }
+    let created = perflab()
+        .args(["new-lab", "demo"])
+        .env("PERFLAB_ROOT", scratch.path())
+        .status()
+        .unwrap();
+    assert_eq!(created.code(), Some(0));
+    assert!(scratch.path().join("labs/demo/README.md").is_file());
+    let again = perflab()
+        .args(["new-lab", "demo"])
+        .env("PERFLAB_ROOT", scratch.path())
+        .status()
+        .unwrap();
+    assert_eq!(again.code(), Some(1), "an existing lab is not overwritten");
+
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", "demo", "--quick", "--no-prompt", "-q"])
+        .env("PERFLAB_ROOT", scratch.path())
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0) | Some(3)), "{status}");
+    let doc = validate_report(&out.path().join("report.json"));
+    assert_eq!(doc["name"], "demo");
+    assert_eq!(doc["variants"].as_array().unwrap().len(), 2);
+}

@@ -255,7 +255,10 @@ pub fn build(plan: &Plan, outcome: &Outcome, meta: Meta) -> Report {
             index: index_of_variant[r.variant],
             summary: Summary::from_parts(parts),
             per_second: rec
-                .per_second(r.data.elapsed.as_secs_f64().ceil() as usize)
+                .per_second(
+                    // Whole seconds only: a trailing partial second would read as a dip.
+                    (r.data.elapsed.as_secs_f64().floor() as usize).max(1),
+                )
                 .into_iter()
                 .map(|(c, e)| [c, e])
                 .collect(),

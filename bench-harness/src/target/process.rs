@@ -59,6 +59,9 @@ impl ChildGuard {
         capture_stdout: bool,
     ) -> Result<ChildGuard, TargetError> {
         let log_file = File::options().create(true).append(true).open(log)?;
+        // Own process group: a terminal's Ctrl-C reaches only the harness, which then stops its
+        // children in order (after writing the partial report) instead of all dying at once.
+        cmd.process_group(0);
         cmd.stdin(Stdio::null())
             .stderr(log_file.try_clone()?)
             .stdout(if capture_stdout {
