@@ -51,7 +51,7 @@ bench-harness *args:
 # What one plugin call costs (Rust and Python guests) next to one HTTP round trip
 bench-plugins:
     cargo build --release -p reference-app
-    PERFLAB_SERVICE_BIN=target/release/reference-app cargo bench -p bench-harness --bench plugin_calls
+    cargo bench -p bench-harness --bench plugin_calls
 
 # Memory soak: perflab at a fixed rate for 10 minutes, its RSS sampled every second
 soak *args:
