@@ -46,9 +46,12 @@ def main():
         while harness.poll() is None:
             time.sleep(1)
             try:
-                samples.append((time.time() - started, rss_kib(harness.pid)))
+                rss = rss_kib(harness.pid)
             except FileNotFoundError:
                 break
+            if rss == 0:  # the process is exiting: no longer a meaningful sample
+                break
+            samples.append((time.time() - started, rss))
             if len(samples) % 30 == 0:
                 print(f"  {samples[-1][0]:6.0f} s  RSS {samples[-1][1] / 1024:7.1f} MiB", flush=True)
         steady = [s for s in samples if s[0] > 10] or samples

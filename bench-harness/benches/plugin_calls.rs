@@ -54,7 +54,11 @@ fn plugins(c: &mut Criterion) {
     // cargo runs benches from the package folder: resolve a relative PERFLAB_SERVICE_BIN
     // against the checkout.
     let release = root().join("target/release/reference-app");
-    let binary = if release.is_file() { Some(release) } else { locate_binary().map(|p| root().join(p)) };
+    let binary = if release.is_file() {
+        Some(release)
+    } else {
+        locate_binary().map(|p| root().join(p))
+    };
     let Some(binary) = binary.filter(|p| p.is_file()) else {
         eprintln!("skipping the HTTP round trip: build reference-app first");
         return;
