@@ -173,6 +173,8 @@ fn a_new_lab_builds_and_runs_at_once() {
     let scratch = tempfile::tempdir().unwrap();
     std::fs::create_dir(scratch.path().join("labs")).unwrap();
     for shared in ["plugins", "target"] {
+        // target/ may not exist yet (e.g. CARGO_TARGET_DIR elsewhere): a dangling link breaks cargo.
+        std::fs::create_dir_all(common::root().join(shared)).unwrap();
         std::os::unix::fs::symlink(common::root().join(shared), scratch.path().join(shared))
             .unwrap();
     }
