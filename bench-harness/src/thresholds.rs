@@ -227,13 +227,13 @@ impl Threshold {
                     }
                     Rhs::Relative { factor, of } => {
                         let ours = rounds_of(report, name, &self.lhs.metric);
-                        let (theirs, label, interval) = match of.variant.as_deref() {
+                        let (label, interval) = match of.variant.as_deref() {
                             Some("baseline") => {
                                 let Some(theirs) = baseline.and_then(|b| b(name, &self.lhs.metric)) else {
                                     return result(false, format!("{name}: no saved baseline for this variant (use --baseline NAME)"));
                                 };
                                 let iv = stats::unpaired_ratio(&theirs, &ours, 11);
-                                (theirs, format!("baseline {name}"), iv)
+                                (format!("baseline {name}"), iv)
                             }
                             other => {
                                 let Some(other) = other.and_then(|o| resolve(report, o)) else {
@@ -241,10 +241,9 @@ impl Threshold {
                                 };
                                 let theirs = rounds_of(report, other, &self.lhs.metric);
                                 let iv = stats::paired_ratio(&theirs, &ours, 11);
-                                (theirs, other.to_string(), iv)
+                                (other.to_string(), iv)
                             }
                         };
-                        let _ = theirs;
                         match interval {
                             None => result(false, format!("{name}: not enough rounds to judge against {label}")),
                             Some(iv) => judge_interval(self.op, *factor, &iv, name, &label, &self.lhs.metric, result),

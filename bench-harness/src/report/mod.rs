@@ -305,7 +305,7 @@ pub fn build(plan: &Plan, outcome: &Outcome, meta: Meta) -> Report {
     let comparisons = compare(&rounds, &variants, open, plan.seed);
     let mut warnings = Vec::new();
     harness_warnings(&variants, open, &mut warnings);
-    noise_warnings(&rounds, &variants, &comparisons, &mut warnings);
+    noise_warnings(&rounds, &comparisons, &mut warnings);
     if plan.rounds < 3 && variants.len() > 1 {
         warnings.push(format!("only {} round(s) per variant: confidence intervals from so few rounds are rough; use --rounds 5 or more", plan.rounds));
     }
@@ -512,12 +512,7 @@ fn harness_warnings(variants: &[VariantReport], open: bool, warnings: &mut Vec<S
     }
 }
 
-fn noise_warnings(
-    rounds: &[RoundReport],
-    variants: &[VariantReport],
-    comparisons: &[Comparison],
-    warnings: &mut Vec<String>,
-) {
+fn noise_warnings(rounds: &[RoundReport], comparisons: &[Comparison], warnings: &mut Vec<String>) {
     for c in comparisons {
         for (metric, iv, f) in [
             (
@@ -544,7 +539,6 @@ fn noise_warnings(
             }
         }
     }
-    let _ = variants;
 }
 
 /// Writes report.json, report.md and report.html into `dir`; returns their paths.

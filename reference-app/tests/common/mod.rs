@@ -41,14 +41,13 @@ impl Svc {
         format!("{}{}", self.process.base_url(), path)
     }
 
+    async fn put_settings(&self, settings: &Value) -> reqwest::Response {
+        let url = self.url("/admin/settings");
+        self.http.put(url).json(settings).send().await.unwrap()
+    }
+
     pub async fn set(&self, settings: Value) {
-        let r = self
-            .http
-            .put(self.url("/admin/settings"))
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
+        let r = self.put_settings(&settings).await;
         let status = r.status();
         assert!(
             status.is_success(),
@@ -58,13 +57,7 @@ impl Svc {
     }
 
     pub async fn set_refused(&self, settings: Value) -> Value {
-        let r = self
-            .http
-            .put(self.url("/admin/settings"))
-            .json(&settings)
-            .send()
-            .await
-            .unwrap();
+        let r = self.put_settings(&settings).await;
         assert_eq!(r.status(), 400, "{settings} should be refused");
         r.json().await.unwrap()
     }
