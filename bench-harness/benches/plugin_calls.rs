@@ -87,7 +87,7 @@ fn plugins(c: &mut Criterion) {
     let mut conn = Connection::new(target);
     c.bench_function("http/loopback-round-trip", |b| {
         b.iter(|| {
-            rt.block_on(conn.send(&spec, BodyNeed::None, Duration::from_secs(5)))
+            rt.block_on(conn.send(&spec, BodyNeed::None, false, Duration::from_secs(5)))
                 .unwrap()
         })
     });

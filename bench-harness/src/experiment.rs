@@ -84,7 +84,7 @@ async fn admin_request(
         name: "admin".into(),
     };
     let answer = Connection::new(target.clone())
-        .send(&spec, BodyNeed::All, Duration::from_secs(30))
+        .send(&spec, BodyNeed::All, false, Duration::from_secs(30))
         .await?;
     Ok((answer.status, answer.body))
 }

@@ -49,6 +49,11 @@ pub trait VirtualUser: Send {
     fn body_need(&self) -> BodyNeed {
         BodyNeed::None
     }
+    /// Whether `check_response` looks at the response headers (building the map costs an
+    /// allocation per header, so the engine only does it when asked).
+    fn reads_headers(&self) -> bool {
+        false
+    }
     fn check_response(
         &mut self,
         _response: &ResponseView<'_>,

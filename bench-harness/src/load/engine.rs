@@ -292,11 +292,12 @@ async fn exchange(
 ) -> Result<(), EngineError> {
     let spec = user.next_request(iteration)?;
     let need = user.body_need();
+    let want_headers = user.reads_headers();
     let sent = Instant::now();
     let intended = intended.unwrap_or(sent);
     let rec = &shared.recorder;
     rec.send_started(intended, sent, spec.body.len() as u64);
-    let answer = conn.send(&spec, need, shared.timeout).await;
+    let answer = conn.send(&spec, need, want_headers, shared.timeout).await;
     let done = Instant::now();
     match answer {
         Ok(answer) => {

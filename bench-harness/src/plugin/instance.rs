@@ -202,6 +202,10 @@ impl VirtualUser for PluginVu {
         self.body_need
     }
 
+    fn reads_headers(&self) -> bool {
+        true
+    }
+
     fn check_response(
         &mut self,
         response: &ResponseView<'_>,

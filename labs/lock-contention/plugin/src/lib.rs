@@ -67,13 +67,13 @@ impl GuestVirtualUser for User {
     fn next_request(&self, iteration: u64) -> Result<Request, String> {
         // Each VU first writes every key once, so reads never miss.
         if iteration < self.keys {
-            return Ok(put(&format!("/store/key-{iteration}"), "initial value").named("write"));
+            return Ok(put(numbered("/store/key-", iteration), "initial value").named("write"));
         }
         let key = self.rng.below(self.keys);
         Ok(if self.rng.below(100) < self.read_percent {
-            get(&format!("/store/key-{key}")).named("read")
+            get(numbered("/store/key-", key)).named("read")
         } else {
-            put(&format!("/store/key-{key}"), format!("value {iteration}")).named("write")
+            put(numbered("/store/key-", key), numbered("value ", iteration)).named("write")
         })
     }
 

@@ -1,0 +1,221 @@
+//! The load generator's HTTP/1.1 client against a scripted server: each framing a response can
+//! have, keep-alive and its loss, a server that never answers, and garbage.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bench_harness::load::client::{Connection, Target};
+use bench_harness::workload::{BodyNeed, RequestSpec};
+use bytes::Bytes;
+
+/// What the scripted server does with the n-th request on a connection.
+#[derive(Clone, Copy)]
+enum Reply {
+    /// Write these bytes in pieces (to exercise partial reads), keep the connection.
+    Bytes(&'static [&'static [u8]]),
+    /// Write these bytes, then close the connection.
+    ThenClose(&'static [&'static [u8]]),
+    /// Never answer.
+    Silence,
+}
+
+struct Scripted {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+}
+
+/// Serves `script[i]` for the i-th request of each connection (the last entry repeats).
+fn scripted(script: &'static [Reply]) -> Scripted {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || serve(stream, script));
+        }
+    });
+    Scripted { addr, connections }
+}
+
+fn serve(mut stream: TcpStream, script: &[Reply]) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    for i in 0.. {
+        // Read one request head and its Content-Length body.
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        match script[i.min(script.len() - 1)] {
+            Reply::Bytes(pieces) | Reply::ThenClose(pieces) => {
+                for piece in pieces {
+                    stream.write_all(piece).unwrap();
+                    stream.flush().unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            Reply::Silence => {
+                std::thread::sleep(Duration::from_secs(5));
+                return;
+            }
+        }
+        if let Reply::ThenClose(_) = script[i.min(script.len() - 1)] {
+            return;
+        }
+    }
+}
+
+fn get(path: &str) -> RequestSpec {
+    RequestSpec {
+        method: hyper::Method::GET,
+        path: path.into(),
+        headers: vec![],
+        body: Bytes::new(),
+        name: "t".into(),
+    }
+}
+
+fn connection(addr: SocketAddr) -> Connection {
+    Connection::new(Target {
+        addr,
+        host: hyper::header::HeaderValue::from_str(&addr.to_string()).unwrap(),
+        base_url: format!("http://{addr}"),
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+const T: Duration = Duration::from_secs(5);
+
+#[test]
+fn chunked_bodies_are_reassembled_and_the_connection_kept() {
+    static SCRIPT: [Reply; 1] = [Reply::Bytes(&[
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-test: yes\r\n\r\n5\r\nhel",
+        b"lo\r\n7;ext=1\r\n, world\r\n0\r\n",
+        b"x-trailer: 1\r\n\r\n",
+    ])];
+    let server = scripted(&SCRIPT);
+    let rt = runtime();
+    let mut conn = connection(server.addr);
+    for _ in 0..3 {
+        let a = rt
+            .block_on(conn.send(&get("/c"), BodyNeed::All, true, T))
+            .unwrap();
+        assert_eq!(a.status, 200);
+        assert_eq!(&a.body[..], b"hello, world");
+        assert_eq!(a.body_len, 12);
+        assert_eq!(a.headers.get("x-test").unwrap(), "yes");
+    }
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1, "keep-alive");
+    // A prefix is a prefix; the length still counts everything.
+    let a = rt
+        .block_on(conn.send(&get("/c"), BodyNeed::Prefix(3), false, T))
+        .unwrap();
+    assert_eq!((&a.body[..], a.body_len), (&b"hel"[..], 12));
+    assert!(a.headers.is_empty(), "headers only when asked for");
+}
+
+#[test]
+fn content_length_no_body_and_until_close_framings() {
+    static SCRIPT: [Reply; 3] = [
+        Reply::Bytes(&[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234",
+            b"56789",
+        ]),
+        Reply::Bytes(&[b"HTTP/1.1 204 No Content\r\n\r\n"]),
+        Reply::ThenClose(&[b"HTTP/1.1 200 OK\r\n\r\nuntil ", b"close"]),
+    ];
+    let server = scripted(&SCRIPT);
+    let rt = runtime();
+    let mut conn = connection(server.addr);
+    let mut send = || {
+        rt.block_on(conn.send(&get("/"), BodyNeed::All, false, T))
+            .unwrap()
+    };
+    assert_eq!(&send().body[..], b"0123456789");
+    assert_eq!(send().status, 204);
+    let a = send();
+    assert_eq!((&a.body[..], a.body_len), (&b"until close"[..], 11));
+    // The body ended with the connection: the next request opens a new one.
+    assert_eq!(&send().body[..], b"0123456789");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_kept_alive_connection_the_server_closed_is_replaced_silently() {
+    // The server answers (without saying `Connection: close`) and then hangs up, as a server
+    // with a short keep-alive timeout does. The next request must not fail.
+    static SCRIPT: [Reply; 1] = [Reply::ThenClose(&[
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ])];
+    let server = scripted(&SCRIPT);
+    let rt = runtime();
+    let mut conn = connection(server.addr);
+    for _ in 0..5 {
+        let a = rt
+            .block_on(conn.send(&get("/"), BodyNeed::All, false, T))
+            .unwrap();
+        assert_eq!(&a.body[..], b"ok");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.connections.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn a_silent_server_times_out_on_time() {
+    static SCRIPT: [Reply; 1] = [Reply::Silence];
+    let server = scripted(&SCRIPT);
+    let rt = runtime();
+    let mut conn = connection(server.addr);
+    let start = Instant::now();
+    let e = rt
+        .block_on(conn.send(&get("/"), BodyNeed::None, false, Duration::from_millis(300)))
+        .err()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(e.contains("timeout"), "{e}");
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn garbage_and_truncation_are_clear_errors() {
+    static GARBAGE: [Reply; 1] = [Reply::ThenClose(&[b"SSH-2.0-OpenSSH\r\n\r\n"])];
+    static SHORT: [Reply; 1] = [Reply::ThenClose(&[
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+    ])];
+    let rt = runtime();
+    let e = rt
+        .block_on(connection(scripted(&GARBAGE).addr).send(&get("/"), BodyNeed::None, false, T))
+        .err()
+        .unwrap();
+    assert!(e.contains("malformed response"), "{e}");
+    let e = rt
+        .block_on(connection(scripted(&SHORT).addr).send(&get("/"), BodyNeed::None, false, T))
+        .err()
+        .unwrap();
+    assert!(e.contains("closed the connection mid-body"), "{e}");
+}
