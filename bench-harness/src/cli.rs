@@ -122,6 +122,9 @@ pub struct RunArgs {
     /// Request body; `@path` reads a file.
     #[arg(long)]
     pub body: Option<String>,
+    /// Accept any TLS certificate from an https:// URL (a test server's self-signed one).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
     /// Names for the two URLs' variants (default: A and B).
     #[arg(long, num_args = 2, value_names = ["A", "B"])]
     pub names: Option<Vec<String>>,
@@ -283,7 +286,9 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
     });
     let mut variants = Vec::new();
     for (url, name) in args.urls.iter().zip(names) {
-        let (target, path) = Target::resolve(url).await.map_err(anyhow::Error::msg)?;
+        let (target, path) = Target::resolve(url, args.insecure)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let workload: Arc<dyn Workload> = Arc::new(FixedRequest {
             spec: RequestSpec {
                 method: method.clone(),

@@ -331,7 +331,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         }
     }
 
-    let (target, _) = Target::resolve(&base_url)
+    let (target, _) = Target::resolve(&base_url, false)
         .await
         .map_err(anyhow::Error::msg)?;
     let workload = Arc::new(PluginWorkload::new(

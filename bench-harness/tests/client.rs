@@ -96,6 +96,7 @@ fn connection(addr: SocketAddr) -> Connection {
         addr,
         host: hyper::header::HeaderValue::from_str(&addr.to_string()).unwrap(),
         base_url: format!("http://{addr}"),
+        tls: None,
     })
 }
 
@@ -218,4 +219,84 @@ fn garbage_and_truncation_are_clear_errors() {
         .err()
         .unwrap();
     assert!(e.contains("closed the connection mid-body"), "{e}");
+}
+
+/// An HTTPS server with a self-signed certificate for 127.0.0.1, answering every request on
+/// a kept-alive connection with `ok`.
+fn tls_server(rt: &tokio::runtime::Runtime) -> SocketAddr {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(certified.cert.der().to_vec())],
+        key,
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut seen = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // Answer each complete request head (GETs carry no body here).
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if tls.write_all(reply).await.is_err() || tls.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                    match tls.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn https_targets_verify_certificates_unless_insecure() {
+    let rt = runtime();
+    let addr = tls_server(&rt);
+    let url = format!("https://{addr}/x");
+
+    let (target, path) = rt.block_on(Target::resolve(&url, true)).unwrap();
+    assert_eq!(path, "/x");
+    let mut conn = Connection::new(target);
+    for _ in 0..3 {
+        let a = rt
+            .block_on(conn.send(&get("/x"), BodyNeed::All, false, T))
+            .unwrap();
+        assert_eq!((a.status, &a.body[..]), (200, &b"ok"[..]));
+    }
+
+    // Verified against the public roots, a self-signed certificate is refused, by name.
+    let (target, _) = rt.block_on(Target::resolve(&url, false)).unwrap();
+    let e = rt
+        .block_on(Connection::new(target).send(&get("/x"), BodyNeed::All, false, T))
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("TLS handshake") && e.contains("certificate"),
+        "{e}"
+    );
 }

@@ -16,7 +16,7 @@ use support::TestServer;
 use tokio_util::sync::CancellationToken;
 
 async fn round(server: &TestServer, model: LoadModel) -> bench_harness::load::engine::RoundData {
-    let (target, path) = Target::resolve(&server.url("/x")).await.unwrap();
+    let (target, path) = Target::resolve(&server.url("/x"), false).await.unwrap();
     let spec = RequestSpec {
         method: hyper::Method::GET,
         path,
@@ -118,6 +118,9 @@ async fn an_open_model_sends_at_the_scheduled_rate() {
     )
     .await;
     let n = data.recorder.completed();
+    assert_eq!(data.scheduled, 1000, "the schedule is exact");
     assert!((950..=1000).contains(&n), "{n} requests at 500/s for 2 s");
-    assert_eq!(data.unsent, 0);
+    // A send released in the last millisecond can miss the end when the machine is busy (it is
+    // then counted as unsent, which is the point); more than a few would be a scheduler fault.
+    assert!(data.unsent <= 5, "{} sends never started", data.unsent);
 }

@@ -9,19 +9,25 @@
 //! in place with `httparse` (hyper's own parser), and frames the body by hand — the three
 //! framings of RFC 9112 §6.3 (no body, `Content-Length`, chunked via `httparse`'s chunk-size
 //! parser, or until close). Response headers become a `HeaderMap` only when the workload reads
-//! them.
+//! them. `https://` targets go through rustls, with the public web roots or, with `--insecure`,
+//! any certificate (a test server's self-signed one).
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
 
 use crate::workload::{BodyNeed, RequestSpec};
 
@@ -31,26 +37,42 @@ pub struct Target {
     pub host: HeaderValue,
     /// e.g. `http://127.0.0.1:8080`, for messages and reports.
     pub base_url: String,
+    /// For `https://` targets.
+    pub tls: Option<Tls>,
+}
+
+#[derive(Clone)]
+pub struct Tls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tls({:?})", self.server_name)
+    }
 }
 
 impl Target {
-    /// Parses `http://host:port[/path]` and resolves it; returns the target and the path.
-    pub async fn resolve(url: &str) -> Result<(Target, String), String> {
+    /// Parses `http[s]://host:port[/path]` and resolves it; returns the target and the path.
+    /// `insecure`: accept any certificate from an `https://` target.
+    pub async fn resolve(url: &str, insecure: bool) -> Result<(Target, String), String> {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(format!(
-                    "{url}: scheme {other} is not supported; use http://"
+                    "{url}: scheme {other} is not supported; use http:// or https://"
                 ));
             }
             None => return Err(format!("{url}: add a scheme, e.g. http://{url}")),
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("{url}: no host"))?
             .clone();
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let addr = tokio::net::lookup_host((authority.host(), port))
             .await
             .map_err(|e| format!("cannot resolve {}: {e}", authority.host()))?
@@ -60,15 +82,120 @@ impl Target {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
+        let tls = if https {
+            // `[::1]` is written with brackets in URLs, not in a server name.
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let server_name = ServerName::try_from(host.to_string())
+                .map_err(|e| format!("{url}: {host} is not a valid TLS server name: {e}"))?;
+            Some(Tls {
+                connector: TlsConnector::from(tls_config(insecure)?),
+                server_name,
+            })
+        } else {
+            None
+        };
         Ok((
             Target {
                 addr,
                 host: HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?,
-                base_url: format!("http://{authority}"),
+                base_url: format!("{}://{authority}", if https { "https" } else { "http" }),
+                tls,
             },
             path,
         ))
     }
+}
+
+fn tls_config(insecure: bool) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?;
+    let mut config = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// `--insecure`: any certificate, as `curl -k` or k6's `insecureSkipTLSVerify`. Signatures are
+/// still checked, so the handshake is a real one and costs what it costs.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A plain or a TLS connection; `Either` forwards reads and writes to whichever it is.
+type Stream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
+
+async fn connect(target: &Target) -> Result<Stream, String> {
+    let tcp = TcpStream::connect(target.addr)
+        .await
+        .map_err(|e| format!("connect {}: {e}", target.addr))?;
+    let _ = tcp.set_nodelay(true);
+    Ok(match &target.tls {
+        None => Either::Left(tcp),
+        Some(tls) => Either::Right(Box::new(
+            tls.connector
+                .connect(tls.server_name.clone(), tcp)
+                .await
+                .map_err(|e| format!("TLS handshake with {}: {e}", target.base_url))?,
+        )),
+    })
 }
 
 pub struct Answer {
@@ -105,7 +232,7 @@ const COALESCE_BODY: usize = 64 * 1024;
 
 pub struct Connection {
     target: Target,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     /// The request being written; reused so a request allocates nothing here.
     out: Vec<u8>,
     /// Bytes read and not yet consumed.
@@ -195,7 +322,7 @@ struct ResponseWanted {
 /// turns out to have been closed by the server before it answered (as browsers and curl do).
 async fn round_trip(
     target: &Target,
-    stream: &mut Option<TcpStream>,
+    stream: &mut Option<Stream>,
     head: &[u8],
     body: &Bytes,
     buf: &mut BytesMut,
@@ -204,11 +331,7 @@ async fn round_trip(
     let mut reused = stream.is_some();
     loop {
         if stream.is_none() {
-            let s = TcpStream::connect(target.addr)
-                .await
-                .map_err(|e| format!("connect {}: {e}", target.addr))?;
-            let _ = s.set_nodelay(true);
-            *stream = Some(s);
+            *stream = Some(connect(target).await?);
             buf.clear();
         }
         let s = stream.as_mut().expect("just connected");
@@ -238,7 +361,7 @@ enum Failure {
 }
 
 async fn exchange(
-    s: &mut TcpStream,
+    s: &mut Stream,
     head: &[u8],
     body: &Bytes,
     buf: &mut BytesMut,
@@ -249,6 +372,8 @@ async fn exchange(
     if body.len() > COALESCE_BODY {
         s.write_all(body).await.map_err(stale)?;
     }
+    // TLS buffers records; a plain socket's flush does nothing.
+    s.flush().await.map_err(stale)?;
     let head = loop {
         let head = read_head(s, buf, wanted).await?;
         // Interim responses (100 Continue, 103 Early Hints) precede the real one.
@@ -279,13 +404,13 @@ async fn exchange(
 }
 
 /// Reads more bytes into `buf`; `Ok(0)` at end of stream.
-async fn fill(s: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+async fn fill(s: &mut Stream, buf: &mut BytesMut) -> io::Result<usize> {
     buf.reserve(16 * 1024);
     s.read_buf(buf).await
 }
 
 async fn read_head(
-    s: &mut TcpStream,
+    s: &mut Stream,
     buf: &mut BytesMut,
     wanted: ResponseWanted,
 ) -> Result<Head, Failure> {
@@ -443,7 +568,7 @@ fn cut_short(e: Option<io::Error>) -> String {
 }
 
 async fn read_sized(
-    s: &mut TcpStream,
+    s: &mut Stream,
     buf: &mut BytesMut,
     mut remaining: u64,
     need: BodyNeed,
@@ -463,7 +588,7 @@ async fn read_sized(
 }
 
 async fn read_to_close(
-    s: &mut TcpStream,
+    s: &mut Stream,
     buf: &mut BytesMut,
     need: BodyNeed,
 ) -> Result<(Bytes, u64), String> {
@@ -479,7 +604,7 @@ async fn read_to_close(
 }
 
 async fn read_chunked(
-    s: &mut TcpStream,
+    s: &mut Stream,
     buf: &mut BytesMut,
     need: BodyNeed,
 ) -> Result<(Bytes, u64), String> {

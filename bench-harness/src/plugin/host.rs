@@ -216,7 +216,10 @@ impl Plugin {
     }
 
     pub(crate) fn set_deadline(&self, store: &mut Store<HostState>, d: Duration) {
-        store.set_epoch_deadline((d.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64);
+        // u64 arithmetic: this runs on every call (`as_micros` is u128, and u128 division is a
+        // library call).
+        let ticks = d.as_nanos() as u64 / EPOCH_TICK.as_nanos() as u64;
+        store.set_epoch_deadline(ticks.max(1));
     }
 
     /// A fresh sandboxed instance.

@@ -61,7 +61,7 @@ pub fn post(path: impl Into<String>, body: impl Into<Vec<u8>>) -> Request {
 /// `prefix` followed by `n` in decimal: `numbered("/store/key-", 7)` is `"/store/key-7"`.
 ///
 /// The same string as `format!("{prefix}{n}")`, in one allocation and without `core::fmt`,
-/// whose dynamic dispatch costs about 0.1 µs per call in WebAssembly: worth it on the
+/// whose dynamic dispatch costs about 0.2 µs per call in WebAssembly: worth it on the
 /// per-request path, not in `describe`.
 pub fn numbered(prefix: &str, n: u64) -> String {
     let mut digits = itoa::Buffer::new();

@@ -1,6 +1,8 @@
 //! Lab: bulk insert. Storing N rows per request: one INSERT per row in autocommit, the same in
 //! one transaction, multi-row VALUES, and on PostgreSQL UNNEST and COPY.
 
+use std::fmt::Write;
+
 use perflab_plugin::*;
 
 struct BulkInsert;
@@ -75,11 +77,13 @@ impl GuestVirtualUser for User {
             }
             let user = 1 + self.rng.below(1000);
             let kind = ["click", "view", "purchase", "signup"][self.rng.below(4) as usize];
-            body.push_str(&format!(
+            // `write!` formats straight into the body, with no string per row.
+            let _ = write!(
+                body,
                 "{{\"user_id\":{user},\"kind\":\"{kind}\",\"payload\":\"vu {} iteration {iteration} row {i}\",\"created_at\":{}}}",
                 self.vu,
                 1_700_000_000 + iteration * 1000 + i
-            ));
+            );
         }
         body.push_str("]}");
         Ok(post("/insert/events", body).header("content-type", "application/json").named("insert"))

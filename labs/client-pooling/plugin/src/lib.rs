@@ -73,8 +73,8 @@ impl GuestVirtualUser for User {
         Ok(match self.client.as_str() {
             "redis" if iteration == 0 => put("/redis/greeting", "hello").named("write"),
             "redis" => get("/redis/greeting").named("read"),
-            "db" => get(&format!("/db/users/{id}")).named("lookup"),
-            "http" => get(&format!("/upstream/quote/{id}")).named("quote"),
+            "db" => get(numbered("/db/users/", id)).named("lookup"),
+            "http" => get(numbered("/upstream/quote/", id)).named("quote"),
             other => return Err(format!("unknown client {other:?}: use http, redis or db")),
         })
     }

@@ -42,18 +42,20 @@ impl Lab for Serialization {
 }
 
 struct User {
-    users: i64,
+    /// Built once: the request never changes.
+    path: String,
 }
 
 impl GuestVirtualUser for User {
     fn new(config: VuConfig) -> Self {
-        User { users: int_param(&config.params, "users", 1000).clamp(1, 10_000) }
+        let users = int_param(&config.params, "users", 1000).clamp(1, 10_000);
+        User { path: format!("/codec/users?count={users}") }
     }
 
     fn next_request(&self, _iteration: u64) -> Result<Request, String> {
         // No Accept preference: the service's `codec` dimension decides, so one request shape
         // serves all three variants.
-        Ok(get(&format!("/codec/users?count={}", self.users)).named("users"))
+        Ok(get(self.path.as_str()).named("users"))
     }
 
     fn check_response(&self, response: Response) -> Vec<Check> {
