@@ -81,8 +81,16 @@ def main():
         mean = lambda tool, i: sum(row[i] for row in rows if row[0] == tool) / args.rounds
         thr = mean("perflab", 1) / mean("wrk", 1)
         cpu = mean("perflab", 2) / mean("wrk", 2)
-        print(f"\nperflab / wrk: throughput {thr:.2f}x, client CPU per request {cpu:.2f}x "
-              f"(goal: >= 0.90x throughput at <= 1.50x CPU)")
+        # The machine's speed drifts between runs; the two runs of a round are neighbours in
+        # time, so their ratio is the steadier figure.
+        by_round = [(rows[2 * r], rows[2 * r + 1]) for r in range(args.rounds)]
+        pick = lambda pair, tool: pair[0] if pair[0][0] == tool else pair[1]
+        median = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
+        thr_med = median([pick(p, "perflab")[1] / pick(p, "wrk")[1] for p in by_round])
+        cpu_med = median([pick(p, "perflab")[2] / pick(p, "wrk")[2] for p in by_round])
+        print(f"\nperflab / wrk, ratio of means:           throughput {thr:.2f}x, client CPU per request {cpu:.2f}x")
+        print(f"perflab / wrk, median of per-round ratios: throughput {thr_med:.2f}x, client CPU per request {cpu_med:.2f}x")
+        print("(goal: >= 0.90x throughput at <= 1.50x CPU)")
     finally:
         service.terminate()
         service.wait(timeout=15)

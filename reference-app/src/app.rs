@@ -67,9 +67,33 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(observability::live))
         .route("/health/ready", get(observability::ready))
         .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::from_fn(observability::record_red))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it.
+///
+/// `DefaultBodyLimit` alone notices only once the limit has been read, and the connection is
+/// then closed with the rest of the upload unread, which the kernel turns into a reset that the
+/// client may see instead of the 413. Answering on the header is also what lets a client that
+/// sent `Expect: 100-continue` (curl does, for large bodies) skip the upload altogether.
+async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(crate::error::ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    Ok(next.run(request).await)
 }
 
 /// Everything the service owns: built by [`Service::start`], torn down by [`Service::close`].

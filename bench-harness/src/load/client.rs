@@ -560,10 +560,13 @@ impl BodySink {
     }
 }
 
-fn cut_short(e: Option<io::Error>) -> String {
-    match e {
-        Some(e) => format!("reading the response body: {e}"),
-        None => "the server closed the connection mid-body".into(),
+const CLOSED_MID_BODY: &str = "the server closed the connection mid-body";
+
+/// Reads more of a body into `buf`; `Ok(false)` at end of stream.
+async fn more_body(s: &mut Stream, buf: &mut BytesMut) -> Result<bool, String> {
+    match fill(s, buf).await {
+        Ok(n) => Ok(n > 0),
+        Err(e) => Err(format!("reading the response body: {e}")),
     }
 }
 
@@ -579,10 +582,8 @@ async fn read_sized(
         if remaining == 0 {
             return Ok(sink.finish());
         }
-        match fill(s, buf).await {
-            Ok(0) => return Err(cut_short(None)),
-            Ok(_) => {}
-            Err(e) => return Err(cut_short(Some(e))),
+        if !more_body(s, buf).await? {
+            return Err(CLOSED_MID_BODY.into());
         }
     }
 }
@@ -595,10 +596,8 @@ async fn read_to_close(
     let mut sink = BodySink::new(need);
     loop {
         sink.take_from(buf, u64::MAX);
-        match fill(s, buf).await {
-            Ok(0) => return Ok(sink.finish()),
-            Ok(_) => {}
-            Err(e) => return Err(cut_short(Some(e))),
+        if !more_body(s, buf).await? {
+            return Ok(sink.finish());
         }
     }
 }
@@ -654,10 +653,8 @@ async fn read_chunked(
         if buf.len() > MAX_HEAD && (last_chunk || in_chunk == 0) {
             return Err("malformed chunked body: chunk header or trailers too long".into());
         }
-        match fill(s, buf).await {
-            Ok(0) => return Err(cut_short(None)),
-            Ok(_) => {}
-            Err(e) => return Err(cut_short(Some(e))),
+        if !more_body(s, buf).await? {
+            return Err(CLOSED_MID_BODY.into());
         }
     }
 }
