@@ -403,9 +403,15 @@ async fn exchange(
     ))
 }
 
-/// Reads more bytes into `buf`; `Ok(0)` at end of stream.
-async fn fill(s: &mut Stream, buf: &mut BytesMut) -> io::Result<usize> {
-    buf.reserve(16 * 1024);
+/// Room for a response head, and for what of a small body arrives with it.
+const HEAD_READ: usize = 16 * 1024;
+/// The most a body read asks for: one read per 64 KiB of a large body (loopback delivers about
+/// that much at once) instead of four, and a per-connection buffer that stays small.
+const BODY_READ: usize = 64 * 1024;
+
+/// Reads more bytes into `buf`, with room for at least `room`; `Ok(0)` at end of stream.
+async fn fill(s: &mut Stream, buf: &mut BytesMut, room: usize) -> io::Result<usize> {
+    buf.reserve(room);
     s.read_buf(buf).await
 }
 
@@ -427,7 +433,7 @@ async fn read_head(
                 "response head larger than {MAX_HEAD} bytes"
             )));
         }
-        match fill(s, buf).await {
+        match fill(s, buf, HEAD_READ).await {
             Ok(0) if !received_any => {
                 return Err(Failure::Stale(
                     "the server closed the connection without answering".into(),
@@ -562,9 +568,11 @@ impl BodySink {
 
 const CLOSED_MID_BODY: &str = "the server closed the connection mid-body";
 
-/// Reads more of a body into `buf`; `Ok(false)` at end of stream.
-async fn more_body(s: &mut Stream, buf: &mut BytesMut) -> Result<bool, String> {
-    match fill(s, buf).await {
+/// Reads more of a body into `buf`, expecting about `expected` more bytes; `Ok(false)` at end
+/// of stream.
+async fn more_body(s: &mut Stream, buf: &mut BytesMut, expected: u64) -> Result<bool, String> {
+    let room = expected.clamp(HEAD_READ as u64, BODY_READ as u64) as usize;
+    match fill(s, buf, room).await {
         Ok(n) => Ok(n > 0),
         Err(e) => Err(format!("reading the response body: {e}")),
     }
@@ -582,7 +590,7 @@ async fn read_sized(
         if remaining == 0 {
             return Ok(sink.finish());
         }
-        if !more_body(s, buf).await? {
+        if !more_body(s, buf, remaining).await? {
             return Err(CLOSED_MID_BODY.into());
         }
     }
@@ -596,7 +604,7 @@ async fn read_to_close(
     let mut sink = BodySink::new(need);
     loop {
         sink.take_from(buf, u64::MAX);
-        if !more_body(s, buf).await? {
+        if !more_body(s, buf, u64::MAX).await? {
             return Ok(sink.finish());
         }
     }
@@ -653,7 +661,7 @@ async fn read_chunked(
         if buf.len() > MAX_HEAD && (last_chunk || in_chunk == 0) {
             return Err("malformed chunked body: chunk header or trailers too long".into());
         }
-        if !more_body(s, buf).await? {
+        if !more_body(s, buf, in_chunk).await? {
             return Err(CLOSED_MID_BODY.into());
         }
     }
