@@ -72,6 +72,12 @@ pub fn numbered(prefix: &str, n: u64) -> String {
     s
 }
 
+/// Appends `n` in decimal to `s`: `write!(s, "{n}")` without `core::fmt`, for bodies built on
+/// every request.
+pub fn push_number(s: &mut String, n: u64) {
+    s.push_str(itoa::Buffer::new().format(n));
+}
+
 impl Request {
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
