@@ -185,10 +185,17 @@ fn a_kept_alive_connection_the_server_closed_is_replaced_silently() {
 
 #[test]
 fn a_silent_server_times_out_on_time() {
-    static SCRIPT: [Reply; 1] = [Reply::Silence];
+    // The first request is answered, with a long timeout; the second gets silence and a short
+    // one, on the same connection (its timer must follow the shorter deadline).
+    static SCRIPT: [Reply; 2] = [
+        Reply::Bytes(&[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]),
+        Reply::Silence,
+    ];
     let server = scripted(&SCRIPT);
     let rt = runtime();
     let mut conn = connection(server.addr);
+    rt.block_on(conn.send(&get("/"), BodyNeed::None, false, Duration::from_secs(60)))
+        .unwrap();
     let start = Instant::now();
     let e = rt
         .block_on(conn.send(&get("/"), BodyNeed::None, false, Duration::from_millis(300)))

@@ -275,6 +275,11 @@ impl Connection {
         let watchdog = self.watchdog.get_or_insert_with(|| Watchdog {
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
         });
+        // Firing early is harmless (it re-arms); firing late is not, e.g. after a call with a
+        // longer timeout on this connection.
+        if watchdog.sleep.deadline() > deadline {
+            watchdog.sleep.as_mut().reset(deadline);
+        }
         let result = {
             let io = round_trip(
                 &self.target,
