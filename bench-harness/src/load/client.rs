@@ -45,6 +45,7 @@ pub struct Target {
 pub struct Tls {
     connector: TlsConnector,
     server_name: ServerName<'static>,
+    insecure: bool,
 }
 
 impl std::fmt::Debug for Tls {
@@ -93,6 +94,7 @@ impl Target {
             Some(Tls {
                 connector: TlsConnector::from(tls_config(insecure)?),
                 server_name,
+                insecure,
             })
         } else {
             None
@@ -193,7 +195,14 @@ async fn connect(target: &Target) -> Result<Stream, String> {
             tls.connector
                 .connect(tls.server_name.clone(), tcp)
                 .await
-                .map_err(|e| format!("TLS handshake with {}: {e}", target.base_url))?,
+                .map_err(|e| {
+                    let hint = if !tls.insecure && e.to_string().contains("certificate") {
+                        " (a test server's self-signed certificate? -k accepts any)"
+                    } else {
+                        ""
+                    };
+                    format!("TLS handshake with {}: {e}{hint}", target.base_url)
+                })?,
         )),
     })
 }
