@@ -1,7 +1,8 @@
 //! Running a loaded plugin: `describe`, and the virtual users the engine drives.
 //!
-//! All VUs of a run share one instance (one `Store`) behind a mutex: a call takes about half a
-//! microsecond, and one instance keeps memory small even for an 18 MB Python component. A trap
+//! All VUs of a run share one instance (one `Store`) behind a mutex: a Rust guest's call takes
+//! about a microsecond (`just bench-plugins`), so the lock is held briefly, and one instance
+//! keeps memory small even for an 18 MB Python component. A trap
 //! poisons the instance, so it is dropped and a fresh one built; each VU re-creates its
 //! resource on its next call. After `max_traps` traps the run stops.
 
