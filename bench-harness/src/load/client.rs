@@ -246,17 +246,12 @@ pub struct Connection {
     out: Vec<u8>,
     /// Bytes read and not yet consumed.
     buf: BytesMut,
-    /// See [`Watchdog`].
-    watchdog: Option<Watchdog>,
-}
-
-/// A lazily re-armed timer: one per connection instead of one per request.
-///
-/// A `tokio::time::timeout` per request registers and cancels a timer each time. Here a
-/// request only moves `deadline` forward; the timer fires at most once per timeout period, and
-/// when it fires early it is re-armed for the current deadline.
-struct Watchdog {
-    sleep: Pin<Box<Sleep>>,
+    /// A lazily re-armed timer: one per connection instead of one per request.
+    ///
+    /// A `tokio::time::timeout` per request registers and cancels a timer each time. Here a
+    /// request only computes its deadline; the timer fires at most once per timeout period,
+    /// and when it fires early it is re-armed for the current deadline.
+    watchdog: Option<Pin<Box<Sleep>>>,
 }
 
 impl Connection {
@@ -265,7 +260,7 @@ impl Connection {
             target,
             stream: None,
             out: Vec::with_capacity(256),
-            buf: BytesMut::with_capacity(16 * 1024),
+            buf: BytesMut::with_capacity(HEAD_READ),
             watchdog: None,
         }
     }
@@ -281,13 +276,13 @@ impl Connection {
     ) -> Result<Answer, String> {
         encode(spec, &self.target.host, &mut self.out)?;
         let deadline = Instant::now() + timeout;
-        let watchdog = self.watchdog.get_or_insert_with(|| Watchdog {
-            sleep: Box::pin(tokio::time::sleep_until(deadline)),
-        });
+        let watchdog = self
+            .watchdog
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         // Firing early is harmless (it re-arms); firing late is not, e.g. after a call with a
         // longer timeout on this connection.
-        if watchdog.sleep.deadline() > deadline {
-            watchdog.sleep.as_mut().reset(deadline);
+        if watchdog.deadline() > deadline {
+            watchdog.as_mut().reset(deadline);
         }
         let result = {
             let io = round_trip(
@@ -307,19 +302,19 @@ impl Connection {
                 tokio::select! {
                     biased;
                     r = &mut io => break r,
-                    _ = watchdog.sleep.as_mut() => {
+                    _ = watchdog.as_mut() => {
                         if Instant::now() >= deadline {
                             break Err(format!("timeout after {timeout:?}"));
                         }
-                        watchdog.sleep.as_mut().reset(deadline);
+                        watchdog.as_mut().reset(deadline);
                     }
                 }
             }
         };
         if result.is_err() {
-            // The connection is in an unknown state: the next request opens a new one.
+            // The connection is in an unknown state (an error, or a timeout mid-exchange): the
+            // next request opens a new one, which also clears the read buffer.
             self.stream = None;
-            self.buf.clear();
         }
         result
     }
@@ -360,10 +355,7 @@ async fn round_trip(
                 *stream = None;
                 reused = false;
             }
-            Err(Failure::Stale(e) | Failure::Other(e)) => {
-                *stream = None;
-                return Err(e);
-            }
+            Err(Failure::Stale(e) | Failure::Other(e)) => return Err(e),
         }
     }
 }
