@@ -52,6 +52,11 @@ impl Subject {
         }
     }
 
+    /// Per round, µs per call.
+    fn micros(&self) -> Vec<f64> {
+        self.rounds.iter().map(|d| d.as_secs_f64() * 1e6).collect()
+    }
+
     fn measure_round(&mut self) {
         if self.batch == 0 {
             // Warm up and size a batch to about BATCH_TIME.
@@ -130,7 +135,6 @@ fn http_round_trip(svc: &ServiceProcess) -> Subject {
 fn main() {
     // `cargo bench` passes `--bench`; a filter is not supported (all subjects run together).
     let mut subjects = Vec::new();
-    let mut rust_labels = Vec::new();
     // The four core labs, lightest request first: bulk-insert builds a 100-row JSON body.
     for lab in [
         "lock-contention",
@@ -141,7 +145,6 @@ fn main() {
         let wasm = build::build_rust(&root().join("labs").join(lab).join("plugin"), &root(), true)
             .unwrap_or_else(|e| panic!("the {lab} guest builds: {e}"));
         subjects.push(guest(&format!("rust/{lab}"), &wasm));
-        rust_labels.push(lab);
     }
     let py = root().join("labs/python-example/plugin-py");
     match build::build_python(
@@ -193,7 +196,7 @@ fn main() {
         "per call (median over rounds)", "median", "fastest", "slowest", "of HTTP RTT"
     );
     for s in &subjects {
-        let us: Vec<f64> = s.rounds.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+        let us = s.micros();
         let of_http = match &http {
             Some(h) if !s.label.starts_with("http/") => format!(
                 "{:.1} %",
@@ -212,8 +215,8 @@ fn main() {
             "{:<42} {:>8.2} µs {:>7.2} µs {:>7.2} µs {:>12}",
             s.label,
             median(us.clone()),
-            us.iter().cloned().fold(f64::INFINITY, f64::min),
-            us.iter().cloned().fold(0.0, f64::max),
+            us.iter().copied().fold(f64::INFINITY, f64::min),
+            us.iter().copied().fold(0.0, f64::max),
             of_http
         );
     }
@@ -226,7 +229,7 @@ fn main() {
         .iter()
         .filter(|s| s.label.starts_with("plugin/rust/"))
     {
-        let m = median(s.rounds.iter().map(|d| d.as_secs_f64() * 1e6).collect());
+        let m = median(s.micros());
         let verdict = if m < goal_us { "under" } else { "over" };
         println!(
             "{}: median {m:.2} µs, {verdict} the {goal_us:.0} µs goal",
