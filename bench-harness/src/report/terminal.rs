@@ -13,13 +13,7 @@ pub fn render(r: &Report) -> String {
         "\nperflab · {} · {} · {} round(s) per variant{status}\n\n",
         r.name, r.load_description, r.rounds_per_variant
     ));
-    let width = r
-        .variants
-        .iter()
-        .map(|v| v.name.len())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+    let width = widest(r.variants.iter().map(|v| v.name.as_str()), 7);
     out.push_str(&format!(
         "  {:<width$}  {:>10}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}\n",
         "variant", "req/s", "p50", "p90", "p99", "p99.9", "max", "errors"
@@ -51,22 +45,9 @@ pub fn render(r: &Report) -> String {
     }
     let rows = counter_rows(r);
     if !rows.is_empty() {
-        let cw = rows
-            .iter()
-            .map(|(n, _)| n.len())
-            .max()
-            .unwrap_or(10)
-            .max(27)
-            + 2;
+        let cw = widest(rows.iter().map(|(n, _)| n.as_str()), 27) + 2;
         // Each variant's column is as wide as its name, at least 14.
-        let col = r
-            .variants
-            .iter()
-            .map(|v| v.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(14)
-            + 2;
+        let col = widest(r.variants.iter().map(|v| v.name.as_str()), 14) + 2;
         out.push_str(&format!("\n  {:<cw$}", "server counters per request"));
         for v in &r.variants {
             out.push_str(&format!("{:>w$}", v.name, w = col));
@@ -138,4 +119,9 @@ pub fn trim_number(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
+}
+
+/// The longest of `names`, and at least `at_least`: a column width.
+fn widest<'a>(names: impl Iterator<Item = &'a str>, at_least: usize) -> usize {
+    names.map(str::len).max().unwrap_or(0).max(at_least)
 }

@@ -116,6 +116,12 @@ pub fn param(name: &str, description: &str, default: Value) -> Param {
     Param { name: name.to_string(), description: description.to_string(), default }
 }
 
+/// The threshold every lab starts from: fewer than `rate` (e.g. 0.01 = 1 %) of requests fail,
+/// in every variant.
+pub fn error_rate_below(rate: f64) -> Threshold {
+    Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: rate, relative_to: None }
+}
+
 pub fn constant_vus(vus: u32, seconds: f64) -> LoadModel {
     LoadModel::ConstantVus(ConstantVus { vus, duration_ms: (seconds * 1000.0) as u64, think_time_ms: 0 })
 }

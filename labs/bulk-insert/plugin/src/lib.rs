@@ -38,7 +38,7 @@ impl Lab for BulkInsert {
             warmup_ms: 1000,
             thresholds: vec![
                 relative("multi-row-values", Metric::Throughput, Comparison::Ge, 2.0, "per-row-autocommit"),
-                Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: 0.01, relative_to: None },
+                error_rate_below(0.01),
             ],
             teaching: Teaching {
                 hypothesis: "Inserting rows one by one is slow because of the round trips; batching them is faster.".into(),

@@ -40,7 +40,7 @@ impl Lab for ClientPooling {
             warmup_ms: 2000,
             thresholds: vec![
                 relative(pooled, Metric::P50, Comparison::Le, 0.5, "per-request"),
-                Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: 0.01, relative_to: None },
+                error_rate_below(0.01),
             ],
             teaching: Teaching {
                 hypothesis: "Creating a client per request pays connection set-up every time; a pooled client pays it once.".into(),

@@ -34,7 +34,7 @@ impl Lab for LockContention {
             rounds: 3,
             quick_rounds: 2,
             warmup_ms: 2000,
-            thresholds: vec![Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: 0.01, relative_to: None }],
+            thresholds: vec![error_rate_below(0.01)],
             teaching: Teaching {
                 hypothesis: "Splitting one lock into many shards lets concurrent requests proceed in parallel, so a sharded map serves more requests per second than a global mutex.".into(),
                 prediction_prompt: format!(

@@ -25,7 +25,7 @@ impl Lab for Serialization {
             rounds: 3,
             quick_rounds: 2,
             warmup_ms: 2000,
-            thresholds: vec![Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: 0.01, relative_to: None }],
+            thresholds: vec![error_rate_below(0.01)],
             teaching: Teaching {
                 hypothesis: "MessagePack is ~30 % smaller than JSON and faster to encode, so an API serving it is faster.".into(),
                 prediction_prompt: format!(
