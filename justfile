@@ -48,10 +48,12 @@ bench-harness *args:
     cargo build --release -p reference-app -p bench-harness
     python3 scripts/bench-harness.py {{args}}
 
-# What one plugin call costs (Rust and Python guests) next to one HTTP round trip
+# What one plugin call costs (Rust and Python guests) next to one HTTP round trip, and what
+# a call is made of in wasmtime (calls of growing shape)
 bench-plugins:
     cargo build --release -p reference-app
     cargo bench -p bench-harness --bench plugin_calls
+    cargo bench -p bench-harness --bench call_shapes
 
 # Memory soak: perflab at a fixed rate for 10 minutes, its RSS sampled every second
 soak *args:

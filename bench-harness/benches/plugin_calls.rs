@@ -8,6 +8,12 @@
 //! rounds instead, and every round measures every subject once (median of 5 batches); the table
 //! gives each subject's median over the rounds, its range, and its cost relative to the HTTP
 //! round trip of the same round, which drifts with it.
+//!
+//! The floor is the cheapest `next-request` there can be: the test fixture's `get("/health/live")`,
+//! with no name, headers or body. What it costs is wasmtime's fixed price for any call into a
+//! `virtual-user` that returns a request (enter the instance, borrow the resource, lift the
+//! record, call the guest's post-return), the same for every plugin; "own work" is what a lab
+//! adds to it, per round.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -132,9 +138,20 @@ fn http_round_trip(svc: &ServiceProcess) -> Subject {
     })
 }
 
+/// `PERFLAB_BENCH_ONLY=client-pooling` keeps the subjects whose label contains it (for a
+/// profiler; `cargo bench` itself passes only `--bench`).
+fn wanted(label: &str) -> bool {
+    std::env::var("PERFLAB_BENCH_ONLY").map_or(true, |only| label.contains(&only))
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; a filter is not supported (all subjects run together).
     let mut subjects = Vec::new();
+    if wanted("floor/") {
+        let fixture = root().join("tests/fixtures/bad-plugin");
+        let wasm = build::build_rust(&fixture, &root(), true)
+            .unwrap_or_else(|e| panic!("the fixture guest builds: {e}"));
+        subjects.push(guest("floor/minimal-request", &wasm));
+    }
     // The four core labs, lightest request first: bulk-insert builds a 100-row JSON body.
     for lab in [
         "lock-contention",
@@ -142,18 +159,24 @@ fn main() {
         "serialization",
         "bulk-insert",
     ] {
+        if !wanted(&format!("rust/{lab}")) {
+            continue;
+        }
         let wasm = build::build_rust(&root().join("labs").join(lab).join("plugin"), &root(), true)
             .unwrap_or_else(|e| panic!("the {lab} guest builds: {e}"));
         subjects.push(guest(&format!("rust/{lab}"), &wasm));
     }
     let py = root().join("labs/python-example/plugin-py");
-    match build::build_python(
-        &py,
-        &root().join("plugins/wit"),
-        &build::guest_target_dir(&root()).join("python"),
-    ) {
-        Ok(wasm) => subjects.push(guest("python/python-example", &wasm)),
-        Err(e) => eprintln!("skipping the Python guest: {e}"),
+    match wanted("python/python-example").then(|| {
+        build::build_python(
+            &py,
+            &root().join("plugins/wit"),
+            &build::guest_target_dir(&root()).join("python"),
+        )
+    }) {
+        Some(Ok(wasm)) => subjects.push(guest("python/python-example", &wasm)),
+        Some(Err(e)) => eprintln!("skipping the Python guest: {e}"),
+        None => {}
     }
 
     // The HTTP request the plugin's answer turns into, for scale.
@@ -166,57 +189,67 @@ fn main() {
         locate_binary().map(|p| root().join(p))
     };
     let data = tempfile::tempdir().unwrap();
-    let svc = binary.filter(|p| p.is_file()).map(|binary| {
-        ServiceProcess::start(
-            &binary,
-            &["--data-dir".into(), data.path().display().to_string()],
-            None,
-        )
-        .unwrap()
-    });
+    let svc = binary
+        .filter(|p| p.is_file() && wanted("http/"))
+        .map(|binary| {
+            ServiceProcess::start(
+                &binary,
+                &["--data-dir".into(), data.path().display().to_string()],
+                None,
+            )
+            .unwrap()
+        });
     match &svc {
         Some(svc) => subjects.push(http_round_trip(svc)),
-        None => eprintln!("skipping the HTTP round trip: build reference-app first"),
+        None if wanted("http/") => {
+            eprintln!("skipping the HTTP round trip: build reference-app first")
+        }
+        None => {}
     }
 
     for round in 1..=ROUNDS {
         eprint!("\rround {round}/{ROUNDS}");
-        for s in &mut subjects {
-            s.measure_round();
+        // Each round starts one subject later, so none always follows the same neighbour.
+        let n = subjects.len();
+        for i in 0..n {
+            subjects[(round + i) % n].measure_round();
         }
     }
     eprintln!();
 
-    let http = subjects
-        .iter()
-        .find(|s| s.label.starts_with("http/"))
-        .map(|s| s.rounds.clone());
+    let rounds_of = |prefix: &str| {
+        subjects
+            .iter()
+            .find(|s| s.label.starts_with(prefix))
+            .map(|s| s.micros())
+    };
+    let (http, floor) = (rounds_of("http/"), rounds_of("plugin/floor/"));
+    // Per round, so both sides of a difference or ratio saw the same machine speed.
+    let per_round = |us: &[f64], other: &Option<Vec<f64>>, f: fn(f64, f64) -> f64| {
+        other
+            .as_ref()
+            .map(|o| median(us.iter().zip(o).map(|(a, b)| f(*a, *b)).collect()))
+    };
     println!(
-        "\n{:<42} {:>10} {:>10} {:>10} {:>12}",
-        "per call (median over rounds)", "median", "fastest", "slowest", "of HTTP RTT"
+        "\n{:<46} {:>10} {:>10} {:>10} {:>10} {:>12}",
+        "per call (median over rounds)", "median", "fastest", "slowest", "own work", "of HTTP RTT"
     );
     for s in &subjects {
         let us = s.micros();
-        let of_http = match &http {
-            Some(h) if !s.label.starts_with("http/") => format!(
-                "{:.1} %",
-                100.0
-                    * median(
-                        s.rounds
-                            .iter()
-                            .zip(h)
-                            .map(|(p, h)| p.as_secs_f64() / h.as_secs_f64())
-                            .collect()
-                    )
-            ),
-            _ => String::new(),
-        };
+        let is_guest = s.label.starts_with("plugin/") && !s.label.starts_with("plugin/floor/");
+        let own = per_round(&us, &floor, |p, f| p - f)
+            .filter(|_| is_guest)
+            .map_or(String::new(), |d| format!("{d:.2} µs"));
+        let of_http = per_round(&us, &http, |p, h| 100.0 * p / h)
+            .filter(|_| !s.label.starts_with("http/"))
+            .map_or(String::new(), |r| format!("{r:.1} %"));
         println!(
-            "{:<42} {:>8.2} µs {:>7.2} µs {:>7.2} µs {:>12}",
+            "{:<46} {:>7.2} µs {:>7.2} µs {:>7.2} µs {:>10} {:>12}",
             s.label,
             median(us.clone()),
             us.iter().copied().fold(f64::INFINITY, f64::min),
             us.iter().copied().fold(0.0, f64::max),
+            own,
             of_http
         );
     }
@@ -224,7 +257,16 @@ fn main() {
         "\n{ROUNDS} rounds; each round measures every subject once (median of {BATCHES} batches of ~{} ms).",
         BATCH_TIME.as_millis()
     );
+    println!(
+        "own work: the call minus the floor (tests/fixtures/bad-plugin's minimal request) in the same round."
+    );
     let goal_us = GOAL.as_secs_f64() * 1e6;
+    if let Some(f) = &floor {
+        println!(
+            "floor: median {:.2} µs, wasmtime's fixed cost of any next-request call on this machine now",
+            median(f.clone())
+        );
+    }
     for s in subjects
         .iter()
         .filter(|s| s.label.starts_with("plugin/rust/"))

@@ -85,18 +85,24 @@ impl Drop for PluginHost {
     }
 }
 
+/// The engine configuration every plugin runs under (also used by the `call_shapes` bench, so
+/// it measures calls as perflab makes them).
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Sync component calls are several times slower with concurrency support on.
+    config.concurrency_support(false);
+    config.epoch_interruption(true);
+    config
+}
+
 impl PluginHost {
     pub fn new(limits: PluginLimits) -> Result<Arc<PluginHost>, PluginError> {
         let fail = |e: wasmtime::Error| PluginError::Load {
             path: "(engine)".into(),
             message: format!("{e:#}"),
         };
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // Sync component calls are several times slower with concurrency support on.
-        config.concurrency_support(false);
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(fail)?;
+        let engine = Engine::new(&engine_config()).map_err(fail)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(fail)?;
         Experiment::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
