@@ -1,6 +1,7 @@
 //! What a plugin costs per request, next to the request itself: one `next-request` call into
-//! each Rust lab's guest and into a Python guest (componentize-py), and one HTTP round trip on
-//! loopback to the reference service (`/health/live`). Run with `just bench-plugins`.
+//! each Rust lab's guest (every `labs/<name>/plugin/`, a new lab's too) and into a Python guest
+//! (componentize-py), and one HTTP round trip on loopback to the reference service
+//! (`/health/live`). Run with `just bench-plugins`.
 //!
 //! Why not criterion here (the service's benches use it): on a shared VM the speed of the same
 //! code drifts by up to 2× over minutes, as neighbours come and go. Criterion measures one
@@ -95,20 +96,45 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn guest(label: &str, wasm: &Path) -> Subject {
-    let host = PluginHost::new(PluginLimits::default()).unwrap();
-    let plugin = host.load(wasm).unwrap();
+fn guest(label: &str, wasm: &Path) -> Result<Subject, String> {
+    let host = PluginHost::new(PluginLimits::default()).map_err(|e| e.to_string())?;
+    let plugin = host.load(wasm).map_err(|e| e.to_string())?;
     println!("{label}: {} KB component", plugin.wasm_bytes / 1024);
-    let (_, params) = describe_with_params(&plugin, &[], "sqlite").unwrap();
+    let (_, params) = describe_with_params(&plugin, &[], "sqlite").map_err(|e| e.to_string())?;
     let workload = Arc::new(PluginWorkload::new(plugin, params, BodyNeed::None, 1));
-    let mut vu = workload.virtual_user(0, 1).unwrap();
+    let mut vu = workload.virtual_user(0, 1).map_err(|e| e.to_string())?;
     let mut i = 1_000u64; // past the labs' initial writes
-    Subject::new(format!("plugin/{label}/next-request"), move |n| {
-        for _ in 0..n {
-            i += 1;
-            std::hint::black_box(vu.next_request(i).unwrap());
-        }
-    })
+    Ok(Subject::new(
+        format!("plugin/{label}/next-request"),
+        move |n| {
+            for _ in 0..n {
+                i += 1;
+                std::hint::black_box(vu.next_request(i).unwrap());
+            }
+        },
+    ))
+}
+
+/// Builds and loads a guest; a guest that does not is reported and left out.
+fn add_guest(subjects: &mut Vec<Subject>, label: &str, wasm: Result<PathBuf, String>) {
+    match wasm.and_then(|wasm| guest(label, &wasm)) {
+        Ok(subject) => subjects.push(subject),
+        Err(e) => eprintln!("skipping {label}: {e}"),
+    }
+}
+
+/// Every lab with a Rust guest (`labs/<name>/plugin/`), yours included, by name.
+fn rust_labs() -> Vec<String> {
+    let mut labs: Vec<String> = std::fs::read_dir(root().join("labs"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.path().join("plugin/Cargo.toml").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    labs.sort();
+    labs
 }
 
 fn http_round_trip(svc: &ServiceProcess) -> Subject {
@@ -138,45 +164,38 @@ fn http_round_trip(svc: &ServiceProcess) -> Subject {
     })
 }
 
-/// `PERFLAB_BENCH_ONLY=client-pooling` keeps the subjects whose label contains it (for a
-/// profiler; `cargo bench` itself passes only `--bench`).
+/// `PERFLAB_BENCH_ONLY=floor,my-lab` keeps the subjects whose label contains one of the
+/// comma-separated words: your lab and the floor, say, or one subject for a profiler
+/// (`cargo bench` itself passes only `--bench`).
 fn wanted(label: &str) -> bool {
-    std::env::var("PERFLAB_BENCH_ONLY").map_or(true, |only| label.contains(&only))
+    std::env::var("PERFLAB_BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|word| label.contains(word.trim()))
+    })
 }
 
 fn main() {
     let mut subjects = Vec::new();
     if wanted("floor/") {
         let fixture = root().join("tests/fixtures/bad-plugin");
-        let wasm = build::build_rust(&fixture, &root(), true)
-            .unwrap_or_else(|e| panic!("the fixture guest builds: {e}"));
-        subjects.push(guest("floor/minimal-request", &wasm));
+        let wasm = build::build_rust(&fixture, &root(), true).map_err(|e| e.to_string());
+        add_guest(&mut subjects, "floor/minimal-request", wasm);
     }
-    // The four core labs, lightest request first: bulk-insert builds a 100-row JSON body.
-    for lab in [
-        "lock-contention",
-        "client-pooling",
-        "serialization",
-        "bulk-insert",
-    ] {
-        if !wanted(&format!("rust/{lab}")) {
-            continue;
+    for lab in rust_labs() {
+        let label = format!("rust/{lab}");
+        if wanted(&label) {
+            let crate_dir = root().join("labs").join(&lab).join("plugin");
+            let wasm = build::build_rust(&crate_dir, &root(), true).map_err(|e| e.to_string());
+            add_guest(&mut subjects, &label, wasm);
         }
-        let wasm = build::build_rust(&root().join("labs").join(lab).join("plugin"), &root(), true)
-            .unwrap_or_else(|e| panic!("the {lab} guest builds: {e}"));
-        subjects.push(guest(&format!("rust/{lab}"), &wasm));
     }
-    let py = root().join("labs/python-example/plugin-py");
-    match wanted("python/python-example").then(|| {
-        build::build_python(
-            &py,
+    if wanted("python/python-example") {
+        let wasm = build::build_python(
+            &root().join("labs/python-example/plugin-py"),
             &root().join("plugins/wit"),
             &build::guest_target_dir(&root()).join("python"),
         )
-    }) {
-        Some(Ok(wasm)) => subjects.push(guest("python/python-example", &wasm)),
-        Some(Err(e)) => eprintln!("skipping the Python guest: {e}"),
-        None => {}
+        .map_err(|e| e.to_string());
+        add_guest(&mut subjects, "python/python-example", wasm);
     }
 
     // The HTTP request the plugin's answer turns into, for scale.
@@ -257,11 +276,11 @@ fn main() {
         "\n{ROUNDS} rounds; each round measures every subject once (median of {BATCHES} batches of ~{} ms).",
         BATCH_TIME.as_millis()
     );
-    println!(
-        "own work: the call minus the floor (tests/fixtures/bad-plugin's minimal request) in the same round."
-    );
     let goal_us = GOAL.as_secs_f64() * 1e6;
     if let Some(f) = &floor {
+        println!(
+            "own work: the call minus the floor (tests/fixtures/bad-plugin's minimal request) in the same round."
+        );
         println!(
             "floor: median {:.2} µs, wasmtime's fixed cost of any next-request call on this machine now",
             median(f.clone())
