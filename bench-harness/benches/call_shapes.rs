@@ -8,7 +8,6 @@
 //! between neighbouring shapes are taken within a round, in the same machine weather.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -17,6 +16,9 @@ use bench_harness::plugin::host::engine_config;
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+mod common;
+use common::{median, root};
 
 wasmtime::component::bindgen!({
     path: "../tests/fixtures/call-shapes/wit",
@@ -48,18 +50,6 @@ struct Shape {
     label: &'static str,
     adds: &'static str,
     calls: Calls,
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// Median over `BATCHES` batches, in ns per call.

@@ -26,22 +26,29 @@ use bench_harness::plugin::{PluginHost, PluginLimits, PluginWorkload, build};
 use bench_harness::target::service::{ServiceProcess, locate_binary};
 use bench_harness::workload::{BodyNeed, RequestSpec, Workload};
 
+mod common;
+use common::{median, root};
+
 const ROUNDS: usize = 7;
 const BATCHES: usize = 5;
 const BATCH_TIME: Duration = Duration::from_millis(60);
 /// The goal from issue 4, for a Rust guest's `next-request`.
 const GOAL: Duration = Duration::from_micros(1);
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+/// What a subject is, for the columns that compare subjects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The cheapest `next-request`, which the guests' own work is measured against.
+    Floor,
+    RustGuest,
+    PythonGuest,
+    Http,
 }
 
 /// Something measured per call: runs `n` calls.
 struct Subject {
     label: String,
+    kind: Kind,
     calls: Box<dyn FnMut(u64)>,
     /// Calls per batch, found on the first round.
     batch: u64,
@@ -50,9 +57,10 @@ struct Subject {
 }
 
 impl Subject {
-    fn new(label: impl Into<String>, calls: impl FnMut(u64) + 'static) -> Subject {
+    fn new(label: impl Into<String>, kind: Kind, calls: impl FnMut(u64) + 'static) -> Subject {
         Subject {
             label: label.into(),
+            kind,
             calls: Box::new(calls),
             batch: 0,
             rounds: Vec::new(),
@@ -91,13 +99,7 @@ impl Subject {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn guest(label: &str, wasm: &Path) -> Result<Subject, String> {
-    let host = PluginHost::new(PluginLimits::default()).map_err(|e| e.to_string())?;
+fn guest(host: &Arc<PluginHost>, label: &str, kind: Kind, wasm: &Path) -> Result<Subject, String> {
     let plugin = host.load(wasm).map_err(|e| e.to_string())?;
     println!("{label}: {} KB component", plugin.wasm_bytes / 1024);
     let (_, params) = describe_with_params(&plugin, &[], "sqlite").map_err(|e| e.to_string())?;
@@ -106,6 +108,7 @@ fn guest(label: &str, wasm: &Path) -> Result<Subject, String> {
     let mut i = 1_000u64; // past the labs' initial writes
     Ok(Subject::new(
         format!("plugin/{label}/next-request"),
+        kind,
         move |n| {
             for _ in 0..n {
                 i += 1;
@@ -116,8 +119,14 @@ fn guest(label: &str, wasm: &Path) -> Result<Subject, String> {
 }
 
 /// Builds and loads a guest; a guest that does not is reported and left out.
-fn add_guest(subjects: &mut Vec<Subject>, label: &str, wasm: Result<PathBuf, String>) {
-    match wasm.and_then(|wasm| guest(label, &wasm)) {
+fn add_guest(
+    subjects: &mut Vec<Subject>,
+    host: &Arc<PluginHost>,
+    label: &str,
+    kind: Kind,
+    wasm: Result<PathBuf, String>,
+) {
+    match wasm.and_then(|wasm| guest(host, label, kind, &wasm)) {
         Ok(subject) => subjects.push(subject),
         Err(e) => eprintln!("skipping {label}: {e}"),
     }
@@ -156,7 +165,7 @@ fn http_round_trip(svc: &ServiceProcess) -> Subject {
         name: "live".into(),
     };
     let mut conn = Connection::new(target);
-    Subject::new("http/loopback-round-trip", move |n| {
+    Subject::new("http/loopback-round-trip", Kind::Http, move |n| {
         for _ in 0..n {
             rt.block_on(conn.send(&spec, BodyNeed::None, false, Duration::from_secs(5)))
                 .unwrap();
@@ -174,18 +183,26 @@ fn wanted(label: &str) -> bool {
 }
 
 fn main() {
+    // One host for every guest, as in a run: one engine, one epoch ticker.
+    let host = PluginHost::new(PluginLimits::default()).expect("the plugin host starts");
     let mut subjects = Vec::new();
     if wanted("floor/") {
         let fixture = root().join("tests/fixtures/bad-plugin");
         let wasm = build::build_rust(&fixture, &root(), true).map_err(|e| e.to_string());
-        add_guest(&mut subjects, "floor/minimal-request", wasm);
+        add_guest(
+            &mut subjects,
+            &host,
+            "floor/minimal-request",
+            Kind::Floor,
+            wasm,
+        );
     }
     for lab in rust_labs() {
         let label = format!("rust/{lab}");
         if wanted(&label) {
             let crate_dir = root().join("labs").join(&lab).join("plugin");
             let wasm = build::build_rust(&crate_dir, &root(), true).map_err(|e| e.to_string());
-            add_guest(&mut subjects, &label, wasm);
+            add_guest(&mut subjects, &host, &label, Kind::RustGuest, wasm);
         }
     }
     if wanted("python/python-example") {
@@ -195,7 +212,13 @@ fn main() {
             &build::guest_target_dir(&root()).join("python"),
         )
         .map_err(|e| e.to_string());
-        add_guest(&mut subjects, "python/python-example", wasm);
+        add_guest(
+            &mut subjects,
+            &host,
+            "python/python-example",
+            Kind::PythonGuest,
+            wasm,
+        );
     }
 
     // The HTTP request the plugin's answer turns into, for scale.
@@ -208,22 +231,23 @@ fn main() {
         locate_binary().map(|p| root().join(p))
     };
     let data = tempfile::tempdir().unwrap();
-    let svc = binary
-        .filter(|p| p.is_file() && wanted("http/"))
-        .map(|binary| {
+    let svc = match binary.filter(|p| p.is_file()) {
+        _ if !wanted("http/") => None,
+        Some(binary) => Some(
             ServiceProcess::start(
                 &binary,
                 &["--data-dir".into(), data.path().display().to_string()],
                 None,
             )
-            .unwrap()
-        });
-    match &svc {
-        Some(svc) => subjects.push(http_round_trip(svc)),
-        None if wanted("http/") => {
-            eprintln!("skipping the HTTP round trip: build reference-app first")
+            .unwrap(),
+        ),
+        None => {
+            eprintln!("skipping the HTTP round trip: build reference-app first");
+            None
         }
-        None => {}
+    };
+    if let Some(svc) = &svc {
+        subjects.push(http_round_trip(svc));
     }
 
     for round in 1..=ROUNDS {
@@ -236,13 +260,8 @@ fn main() {
     }
     eprintln!();
 
-    let rounds_of = |prefix: &str| {
-        subjects
-            .iter()
-            .find(|s| s.label.starts_with(prefix))
-            .map(|s| s.micros())
-    };
-    let (http, floor) = (rounds_of("http/"), rounds_of("plugin/floor/"));
+    let rounds_of = |kind: Kind| subjects.iter().find(|s| s.kind == kind).map(|s| s.micros());
+    let (http, floor) = (rounds_of(Kind::Http), rounds_of(Kind::Floor));
     // Per round, so both sides of a difference or ratio saw the same machine speed.
     let per_round = |us: &[f64], other: &Option<Vec<f64>>, f: fn(f64, f64) -> f64| {
         other
@@ -255,12 +274,12 @@ fn main() {
     );
     for s in &subjects {
         let us = s.micros();
-        let is_guest = s.label.starts_with("plugin/") && !s.label.starts_with("plugin/floor/");
+        let is_guest = matches!(s.kind, Kind::RustGuest | Kind::PythonGuest);
         let own = per_round(&us, &floor, |p, f| p - f)
             .filter(|_| is_guest)
             .map_or(String::new(), |d| format!("{d:.2} µs"));
         let of_http = per_round(&us, &http, |p, h| 100.0 * p / h)
-            .filter(|_| !s.label.starts_with("http/"))
+            .filter(|_| s.kind != Kind::Http)
             .map_or(String::new(), |r| format!("{r:.1} %"));
         println!(
             "{:<46} {:>7.2} µs {:>7.2} µs {:>7.2} µs {:>10} {:>12}",
@@ -286,10 +305,7 @@ fn main() {
             median(f.clone())
         );
     }
-    for s in subjects
-        .iter()
-        .filter(|s| s.label.starts_with("plugin/rust/"))
-    {
+    for s in subjects.iter().filter(|s| s.kind == Kind::RustGuest) {
         let m = median(s.micros());
         let verdict = if m < goal_us { "under" } else { "over" };
         println!(
