@@ -3,9 +3,9 @@
 
 mod common;
 
-use bench_harness::target::postgres::ThrowawayPostgres;
-use bench_harness::target::redis::ThrowawayRedis;
 use common::{Svc, delta, events};
+use perflab_services::postgres::ThrowawayPostgres;
+use perflab_services::redis::ThrowawayRedis;
 use serde_json::{Value, json};
 
 const STORES: [&str; 4] = ["global-mutex", "rw-lock", "sharded", "mutex-across-io"];

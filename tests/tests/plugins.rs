@@ -5,10 +5,10 @@ mod common;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use bench_harness::lab::describe_with_params;
-use bench_harness::plugin::{PluginHost, PluginLimits, PluginWorkload, build};
-use bench_harness::workload::{BodyNeed, Workload};
 use common::root;
+use perflab_load::workload::{BodyNeed, Workload};
+use perflab_plugin_host::params::describe_with_params;
+use perflab_plugin_host::{PluginHost, PluginLimits, PluginWorkload, build};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     build::build_rust(&root().join("tests/fixtures").join(name), &root(), true)
@@ -32,8 +32,7 @@ fn next_request_error(mode: &str, limits: PluginLimits) -> String {
     std::thread::spawn(move || {
         let host = PluginHost::new(limits).unwrap();
         let plugin = host.load(&wasm).unwrap();
-        let (_, params) =
-            describe_with_params(&plugin, &[format!("mode={mode}")], "sqlite").unwrap();
+        let (_, params) = describe_with_params(&plugin, &[format!("mode={mode}")], &[]).unwrap();
         let workload = PluginWorkload::new(plugin, params, BodyNeed::None, 1);
         let mut vu = workload.virtual_user(0, 1).unwrap();
         let _ = tx.send(
@@ -83,7 +82,7 @@ fn files_sockets_and_environment_are_denied() {
     let host = PluginHost::new(limits()).unwrap();
     let plugin = host.load(&fixture("bad-plugin")).unwrap();
     let summary = |mode: &str| {
-        describe_with_params(&plugin, &[format!("mode={mode}")], "sqlite")
+        describe_with_params(&plugin, &[format!("mode={mode}")], &[])
             .unwrap()
             .0
             .summary
@@ -132,8 +131,8 @@ fn a_trap_re_instantiates_and_the_next_call_works() {
     })
     .unwrap();
     let plugin = host.load(&fixture("bad-plugin")).unwrap();
-    let (_, bad) = describe_with_params(&plugin, &["mode=panic".into()], "sqlite").unwrap();
-    let (_, good) = describe_with_params(&plugin, &[], "sqlite").unwrap();
+    let (_, bad) = describe_with_params(&plugin, &["mode=panic".into()], &[]).unwrap();
+    let (_, good) = describe_with_params(&plugin, &[], &[]).unwrap();
     let panicking = PluginWorkload::new(plugin.clone(), bad, BodyNeed::None, 1);
     assert!(
         panicking
@@ -164,7 +163,7 @@ fn the_python_example_runs_in_the_same_host() {
     .expect("componentize-py builds the Python example (pip install componentize-py)");
     let host = PluginHost::new(PluginLimits::default()).unwrap();
     let plugin = host.load(&wasm).unwrap();
-    let (desc, params) = describe_with_params(&plugin, &["users=50".into()], "sqlite").unwrap();
+    let (desc, params) = describe_with_params(&plugin, &["users=50".into()], &[]).unwrap();
     assert_eq!(desc.name, "python-example");
     assert_eq!(desc.variants.len(), 2);
     let workload = Arc::new(PluginWorkload::new(

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bench_harness::target::service::ServiceProcess;
+use perflab_services::service::ServiceProcess;
 use serde_json::{Value, json};
 
 pub struct Svc {

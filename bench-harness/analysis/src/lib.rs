@@ -1,0 +1,310 @@
+//! From recorded rounds to numbers: sample → statistics → comparison, as criterion's
+//! `analysis/`. Everything here is a pure function of its input: no clock, no files, no
+//! network, and a seeded generator wherever there is randomness (the bootstrap), so the same
+//! rounds always give the same report.
+//!
+//! - [`input`]: what was measured, round by round;
+//! - [`summary`]: a round (or a variant's rounds merged) as numbers;
+//! - [`stats`]: intervals on the ratio between variants;
+//! - [`compare`]: every variant against the first, metric by metric, to a [`Verdict`];
+//! - [`warnings`]: what a reader should know before trusting the numbers;
+//! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run.
+//!
+//! Every metric is named through one enum, [`Metric`].
+
+pub mod baseline;
+pub mod compare;
+pub mod input;
+pub mod metric;
+pub mod stats;
+pub mod summary;
+pub mod thresholds;
+pub mod warnings;
+
+use std::collections::BTreeMap;
+
+pub use compare::{Comparison, MetricComparison, Verdict};
+pub use input::{RoundMeasurement, RunInput};
+pub use metric::{Better, Metric, Unit};
+pub use stats::Interval;
+pub use summary::{Hist, Percentiles, Summary, SummaryParts, new_hist};
+pub use warnings::Warning;
+
+/// One measured round, summarised.
+#[derive(Debug, Clone)]
+pub struct RoundResult {
+    pub variant: String,
+    /// 1-based, per variant.
+    pub index: u32,
+    pub summary: Summary,
+    pub per_second: Vec<[u64; 2]>,
+    pub counters: BTreeMap<String, f64>,
+}
+
+/// One variant, all its rounds merged.
+#[derive(Debug, Clone)]
+pub struct VariantResult {
+    pub name: String,
+    pub summary: Summary,
+    /// `[percentile, ms]` points of the merged latency distribution.
+    pub spectrum: Vec<[f64; 2]>,
+    /// Server counter deltas divided by completed requests.
+    pub counters_per_request: BTreeMap<String, f64>,
+}
+
+/// Everything analysis has to say about a run.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub rounds: Vec<RoundResult>,
+    pub variants: Vec<VariantResult>,
+    pub comparisons: Vec<Comparison>,
+    pub warnings: Vec<Warning>,
+    pub open_model: bool,
+}
+
+impl Analysis {
+    pub fn variant(&self, name: &str) -> Option<&VariantResult> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    /// Per-round values of `metric` for `variant`, in the order the rounds ran.
+    pub fn per_round(&self, variant: &str, metric: Metric) -> Vec<f64> {
+        compare::per_round(&self.rounds, variant, metric)
+    }
+}
+
+pub fn analyze(input: &RunInput<'_>) -> Analysis {
+    let n = input.variants.len();
+    let mut merged: Vec<Merged> = (0..n).map(|_| Merged::default()).collect();
+    let mut index_of_variant = vec![0u32; n];
+    let mut rounds = Vec::with_capacity(input.rounds.len());
+    for r in input.rounds {
+        let parts = parts_of(r);
+        merged[r.variant].add(r);
+        index_of_variant[r.variant] += 1;
+        rounds.push(RoundResult {
+            variant: input.variants[r.variant].clone(),
+            index: index_of_variant[r.variant],
+            summary: Summary::from_parts(parts),
+            per_second: r.per_second.clone(),
+            counters: r.counters.clone(),
+        });
+    }
+    let variants: Vec<VariantResult> = input
+        .variants
+        .iter()
+        .zip(&merged)
+        .map(|(name, m)| m.result(name, input.open_model))
+        .collect();
+    let comparisons = compare::compare_all(&rounds, &variants, input.open_model, input.seed);
+    let mut warnings = Vec::new();
+    generator_warnings(&variants, input.open_model, &mut warnings);
+    noise_warnings(&rounds, &comparisons, &mut warnings);
+    if input.planned_rounds < 3 && n > 1 {
+        warnings.push(Warning::FewRounds {
+            rounds: input.planned_rounds,
+        });
+    }
+    Analysis {
+        rounds,
+        variants,
+        comparisons,
+        warnings,
+        open_model: input.open_model,
+    }
+}
+
+fn parts_of(r: &RoundMeasurement) -> SummaryParts<'_> {
+    SummaryParts {
+        latency: &r.latency,
+        service: &r.service,
+        lag: r.lag.as_ref(),
+        ok: r.ok,
+        errors: r.errors,
+        seconds: r.seconds,
+        late_sends: r.late_sends,
+        unsent: r.unsent,
+        bytes_received: r.bytes_received,
+        checks: (r.checks_passed, r.checks_failed),
+        harness_cpu_seconds: r.harness_cpu_seconds,
+        error_kinds: r.error_kinds.clone(),
+        error_examples: r.error_examples.clone(),
+        failed_checks: r.failed_checks.clone(),
+    }
+}
+
+/// A variant's rounds added up.
+struct Merged {
+    latency: Hist,
+    service: Hist,
+    lag: Hist,
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    late: u64,
+    unsent: u64,
+    bytes: u64,
+    checks: (u64, u64),
+    cpu: f64,
+    error_kinds: BTreeMap<String, u64>,
+    error_examples: BTreeMap<String, String>,
+    failed_checks: BTreeMap<String, u64>,
+    counters: BTreeMap<String, f64>,
+}
+
+impl Default for Merged {
+    fn default() -> Self {
+        Merged {
+            latency: new_hist(),
+            service: new_hist(),
+            lag: new_hist(),
+            ok: 0,
+            errors: 0,
+            seconds: 0.0,
+            late: 0,
+            unsent: 0,
+            bytes: 0,
+            checks: (0, 0),
+            cpu: 0.0,
+            error_kinds: BTreeMap::new(),
+            error_examples: BTreeMap::new(),
+            failed_checks: BTreeMap::new(),
+            counters: BTreeMap::new(),
+        }
+    }
+}
+
+fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+impl Merged {
+    fn add(&mut self, r: &RoundMeasurement) {
+        // Adding histograms of the same precision cannot fail short of u64 overflow.
+        let _ = self.latency.add(&r.latency);
+        let _ = self.service.add(&r.service);
+        if let Some(lag) = &r.lag {
+            let _ = self.lag.add(lag);
+        }
+        self.ok += r.ok;
+        self.errors += r.errors;
+        self.seconds += r.seconds;
+        self.late += r.late_sends;
+        self.unsent += r.unsent;
+        self.bytes += r.bytes_received;
+        self.checks.0 += r.checks_passed;
+        self.checks.1 += r.checks_failed;
+        self.cpu += r.harness_cpu_seconds;
+        add_counts(&mut self.error_kinds, &r.error_kinds);
+        add_counts(&mut self.failed_checks, &r.failed_checks);
+        for (k, v) in &r.error_examples {
+            self.error_examples
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for (k, v) in &r.counters {
+            *self.counters.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    fn result(&self, name: &str, open_model: bool) -> VariantResult {
+        let summary = Summary::from_parts(SummaryParts {
+            latency: &self.latency,
+            service: &self.service,
+            lag: open_model.then_some(&self.lag),
+            ok: self.ok,
+            errors: self.errors,
+            seconds: self.seconds,
+            late_sends: self.late,
+            unsent: self.unsent,
+            bytes_received: self.bytes,
+            checks: self.checks,
+            harness_cpu_seconds: self.cpu,
+            error_kinds: self.error_kinds.clone(),
+            error_examples: self.error_examples.clone(),
+            failed_checks: self.failed_checks.clone(),
+        });
+        let requests = summary.requests;
+        VariantResult {
+            name: name.to_string(),
+            spectrum: summary::spectrum(&self.latency)
+                .into_iter()
+                .map(|(p, ms)| [p, ms])
+                .collect(),
+            counters_per_request: self
+                .counters
+                .iter()
+                .map(|(k, total)| {
+                    let per = if requests > 0 {
+                        total / requests as f64
+                    } else {
+                        0.0
+                    };
+                    (k.clone(), per)
+                })
+                .collect(),
+            summary,
+        }
+    }
+}
+
+fn generator_warnings(variants: &[VariantResult], open: bool, warnings: &mut Vec<Warning>) {
+    for v in variants {
+        let s = &v.summary;
+        if s.requests == 0 {
+            warnings.push(Warning::NoRequests {
+                variant: v.name.clone(),
+            });
+            continue;
+        }
+        if open && (s.late_sends as f64 > 0.01 * s.requests as f64 || s.unsent > 0) {
+            warnings.push(Warning::LateSends {
+                variant: v.name.clone(),
+                late: s.late_sends,
+                requests: s.requests,
+                unsent: s.unsent,
+            });
+        }
+        if s.harness_cpu_cores > 0.8 {
+            warnings.push(Warning::BusyGenerator {
+                variant: v.name.clone(),
+                cores: s.harness_cpu_cores,
+                cpu_us_per_request: s.harness_cpu_us_per_request,
+            });
+        }
+        if s.error_rate > 0.0 {
+            warnings.push(Warning::Errors {
+                variant: v.name.clone(),
+                rate: s.error_rate,
+                kinds: s.error_kinds.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+            });
+        }
+    }
+}
+
+fn noise_warnings(rounds: &[RoundResult], comparisons: &[Comparison], warnings: &mut Vec<Warning>) {
+    for c in comparisons {
+        for mc in c
+            .metrics
+            .iter()
+            .filter(|m| matches!(m.metric, Metric::Throughput | Metric::P99))
+        {
+            let effect = mc.interval.estimate.ln().abs();
+            let noise = [&c.baseline, &c.candidate]
+                .iter()
+                .map(|v| stats::spread(&compare::per_round(rounds, v, mc.metric)))
+                .fold(0.0, f64::max);
+            if noise > 0.05 && noise > effect {
+                warnings.push(Warning::Noisy {
+                    metric: mc.metric,
+                    noise,
+                    effect,
+                    baseline: c.baseline.clone(),
+                    candidate: c.candidate.clone(),
+                });
+            }
+        }
+    }
+}

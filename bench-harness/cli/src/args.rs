@@ -1,0 +1,394 @@
+//! The command line: clap's types, and how the load flags shape a load model.
+//!
+//! `run` and `lab` share [`LoadArgs`]. A lab declares its own load model; a flag given on the
+//! command line overrides it, or is refused with a message that names the conflict (k6's rule
+//! for its execution shortcuts) — a flag is never silently ignored.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use perflab_load::{LoadModel, ModelError, parse_stages};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "perflab",
+    version,
+    about = "A/B load testing with confidence intervals, server counters and WASM lab plugins"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure one URL, or compare two (A/B with a verdict), like wrk/oha.
+    Run(RunArgs),
+    /// Run a lab: its plugin's variants against the reference service, with a verdict.
+    Lab(LabArgs),
+    /// List the labs in this checkout.
+    Labs,
+    /// Create labs/NAME from the template: a plugin that builds and runs, and a guide to fill in.
+    NewLab { name: String },
+}
+
+impl Command {
+    /// Load-generator threads the command wants (its runtime is built before it runs).
+    pub fn threads(&self) -> usize {
+        match self {
+            Command::Run(a) => a.load.threads,
+            Command::Lab(a) => a.load.threads,
+            Command::Labs | Command::NewLab { .. } => 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Closed model: virtual users, each sending as fast as answers come back.
+    #[arg(long, short = 'c')]
+    pub vus: Option<u32>,
+    /// Open model: requests per second, whatever the target does (coordinated-omission correct).
+    #[arg(long, short = 'r')]
+    pub rate: Option<f64>,
+    /// Ramp: `30s:100,1m:100,10s:0` (targets are VUs, or requests/s with --rate).
+    #[arg(long)]
+    pub stages: Option<String>,
+    /// Length of each measured round.
+    #[arg(long, short = 'd', value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Most VUs an open model may use at once (default 64).
+    #[arg(long)]
+    pub max_vus: Option<u32>,
+    /// Pause between a VU's requests (closed models).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub think: Option<Duration>,
+    /// Measured rounds per variant.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Warm-up per variant before the measured rounds (discarded).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Request timeout.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// Threads for the load generator (it shares the machine with the target: keep it small).
+    #[arg(long, default_value_t = 1, value_parser = threads)]
+    pub threads: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Pass/fail rule, repeatable: `p99<50ms`, `error_rate<1%`, `optimized.p99 <= 0.5 * naive.p99`.
+    #[arg(long = "threshold")]
+    pub thresholds: Vec<String>,
+    /// Save this run's rounds as a named baseline.
+    #[arg(long)]
+    pub save_baseline: Option<String>,
+    /// Compare with a saved baseline (and allow `baseline.p99` in thresholds).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    #[arg(long, default_value = ".perflab/baselines")]
+    pub baseline_dir: PathBuf,
+    /// Report folder (default: reports/<name>-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress output; the summary is still printed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// One URL to measure, or two to compare (the first is the baseline).
+    #[arg(required = true, num_args = 1..=2)]
+    pub urls: Vec<String>,
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// Header `Name: value`, repeatable.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Request body; `@path` reads a file.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Accept any TLS certificate from an https:// URL (a test server's self-signed one).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Names for the two URLs' variants (default: A and B).
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub names: Option<Vec<String>>,
+    /// Scrape `<url base>/metrics` (Prometheus) around each round and report counter deltas.
+    #[arg(long)]
+    pub metrics: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The database the reference service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Database {
+    /// Embedded, in the run's temporary data folder.
+    Sqlite,
+    /// A throwaway cluster perflab starts (or `--db-url`).
+    Postgres,
+}
+
+impl Database {
+    /// The name labs use for it (`describe().databases`, a lab's `db` parameter).
+    pub fn name(self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// A lab under labs/ (e.g. lock-contention), or a folder holding plugin/ or plugin-py/.
+    pub name: String,
+    /// About 15 seconds instead of about a minute: the lab's quick load and fewer rounds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Database for the service.
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    pub db: Database,
+    /// Use this PostgreSQL instead of starting one (with --db postgres).
+    #[arg(long)]
+    pub db_url: Option<String>,
+    /// Lab parameter, repeatable: `--param work_us=50`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Measure this running service instead of starting the reference service.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Load this component file instead of building the lab's plugin.
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Do not ask for a prediction before the run.
+    #[arg(long)]
+    pub no_prompt: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err("expected a number of threads from 1 to 64".into()),
+    }
+}
+
+/// Load flags that cannot be applied as given.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFlagError {
+    #[error("--vus and --rate choose different load models (closed and open): pick one")]
+    VusAndRate,
+    #[error("--duration conflicts with --stages: the stages set the length")]
+    DurationAndStages,
+    #[error("--think applies to closed models (VUs), and this load model is open ({0})")]
+    ThinkOnOpenModel(String),
+    #[error("--max-vus applies to open models (--rate), and this load model is closed ({0})")]
+    MaxVusOnClosedModel(String),
+    #[error(
+        "--vus would replace this lab's ramp ({0}) with a constant load: give the ramp with --stages (and --vus as its start)"
+    )]
+    VusOnRamp(String),
+    #[error(
+        "--rate would replace this lab's ramp ({0}) with a constant rate: give the ramp with --stages (and --rate as its start)"
+    )]
+    RateOnRamp(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// The default open-model VU cap when neither the flags nor the base model give one.
+const DEFAULT_MAX_VUS: u32 = 64;
+
+impl LoadArgs {
+    /// The load model the flags ask for, starting from `base` (a lab's model, or the URL mode's
+    /// default). A flag either changes the model or is refused with the conflict named.
+    pub fn apply_to(&self, base: LoadModel) -> Result<LoadModel, LoadFlagError> {
+        let base_max_vus = match &base {
+            LoadModel::ConstantArrivalRate { max_vus, .. }
+            | LoadModel::RampingArrivalRate { max_vus, .. } => Some(*max_vus),
+            _ => None,
+        };
+        let base_think = match &base {
+            LoadModel::ConstantVus { think_time, .. }
+            | LoadModel::RampingVus { think_time, .. } => Some(*think_time),
+            _ => None,
+        };
+        let ramp = matches!(
+            base,
+            LoadModel::RampingVus { .. } | LoadModel::RampingArrivalRate { .. }
+        );
+        let max_vus = self.max_vus.or(base_max_vus).unwrap_or(DEFAULT_MAX_VUS);
+        let think = self.think.or(base_think).unwrap_or_default();
+        let duration = self.duration.unwrap_or_else(|| base.duration());
+        let model = match (&self.stages, self.rate, self.vus) {
+            (_, Some(_), Some(_)) => return Err(LoadFlagError::VusAndRate),
+            (Some(_), _, _) if self.duration.is_some() => {
+                return Err(LoadFlagError::DurationAndStages);
+            }
+            (Some(s), Some(rate), None) => LoadModel::RampingArrivalRate {
+                start_rate: rate,
+                stages: parse_stages(s)?,
+                max_vus,
+            },
+            (Some(s), None, vus) => LoadModel::RampingVus {
+                start_vus: vus.unwrap_or(1),
+                stages: parse_stages(s)?,
+                think_time: think,
+            },
+            (None, Some(_), None) if ramp => {
+                return Err(LoadFlagError::RateOnRamp(base.describe()));
+            }
+            (None, None, Some(_)) if ramp => return Err(LoadFlagError::VusOnRamp(base.describe())),
+            (None, Some(rate), None) => LoadModel::ConstantArrivalRate {
+                rate,
+                duration,
+                max_vus,
+            },
+            (None, None, Some(vus)) => LoadModel::ConstantVus {
+                vus,
+                duration,
+                think_time: think,
+            },
+            (None, None, None) => {
+                let mut m = match self.duration {
+                    Some(d) => base.with_duration(d),
+                    None => base,
+                };
+                match &mut m {
+                    LoadModel::ConstantVus { think_time, .. }
+                    | LoadModel::RampingVus { think_time, .. } => {
+                        if let Some(t) = self.think {
+                            *think_time = t;
+                        }
+                        if self.max_vus.is_some() {
+                            return Err(LoadFlagError::MaxVusOnClosedModel(m.describe()));
+                        }
+                    }
+                    LoadModel::ConstantArrivalRate { max_vus: cap, .. }
+                    | LoadModel::RampingArrivalRate { max_vus: cap, .. } => {
+                        if self.think.is_some() {
+                            return Err(LoadFlagError::ThinkOnOpenModel(m.describe()));
+                        }
+                        *cap = max_vus;
+                    }
+                }
+                m
+            }
+        };
+        if model.is_open() && self.think.is_some() {
+            return Err(LoadFlagError::ThinkOnOpenModel(model.describe()));
+        }
+        if !model.is_open() && self.max_vus.is_some() {
+            return Err(LoadFlagError::MaxVusOnClosedModel(model.describe()));
+        }
+        model.validate()?;
+        Ok(model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> LoadArgs {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            load: LoadArgs,
+        }
+        T::parse_from(std::iter::once("t").chain(args.iter().copied())).load
+    }
+
+    fn lab_model() -> LoadModel {
+        LoadModel::ConstantVus {
+            vus: 16,
+            duration: Duration::from_secs(8),
+            think_time: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn no_flag_keeps_the_lab_model() {
+        assert_eq!(flags(&[]).apply_to(lab_model()).unwrap(), lab_model());
+    }
+
+    #[test]
+    fn vus_override_the_lab_and_keep_its_duration() {
+        let m = flags(&["--vus", "4"]).apply_to(lab_model()).unwrap();
+        assert_eq!(
+            m,
+            LoadModel::ConstantVus {
+                vus: 4,
+                duration: Duration::from_secs(8),
+                think_time: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn rate_turns_a_closed_lab_open() {
+        let m = flags(&["--rate", "200", "--duration", "2s"])
+            .apply_to(lab_model())
+            .unwrap();
+        assert_eq!(
+            m,
+            LoadModel::ConstantArrivalRate {
+                rate: 200.0,
+                duration: Duration::from_secs(2),
+                max_vus: 64
+            }
+        );
+    }
+
+    #[test]
+    fn conflicts_are_named_not_ignored() {
+        assert!(matches!(
+            flags(&["--vus", "2", "--rate", "5"]).apply_to(lab_model()),
+            Err(LoadFlagError::VusAndRate)
+        ));
+        assert!(matches!(
+            flags(&["--max-vus", "8"]).apply_to(lab_model()),
+            Err(LoadFlagError::MaxVusOnClosedModel(_))
+        ));
+        assert!(matches!(
+            flags(&["--rate", "5", "--think", "1s"]).apply_to(lab_model()),
+            Err(LoadFlagError::ThinkOnOpenModel(_))
+        ));
+        assert!(matches!(
+            flags(&["--stages", "1s:5", "--duration", "3s"]).apply_to(lab_model()),
+            Err(LoadFlagError::DurationAndStages)
+        ));
+        let ramp = flags(&["--stages", "1s:5,1s:0"])
+            .apply_to(lab_model())
+            .unwrap();
+        assert!(matches!(
+            flags(&["--vus", "3"]).apply_to(ramp),
+            Err(LoadFlagError::VusOnRamp(_))
+        ));
+    }
+
+    #[test]
+    fn absurd_values_are_refused_before_anything_starts() {
+        assert!(matches!(
+            flags(&["--rate", "1e12"]).apply_to(lab_model()),
+            Err(LoadFlagError::Model(ModelError::TooLarge { .. }))
+        ));
+        assert!(matches!(
+            flags(&["--rate", "NaN"]).apply_to(lab_model()),
+            Err(LoadFlagError::Model(ModelError::NotPositive { .. }))
+        ));
+    }
+}

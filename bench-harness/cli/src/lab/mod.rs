@@ -1,0 +1,192 @@
+//! `perflab lab NAME`: build and load the lab's plugin, ask for a prediction, start what it
+//! needs, run its variants in interleaved rounds, and write the report next to the service's
+//! and the plugin's logs.
+
+mod catalog;
+mod convert;
+mod prompt;
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use perflab_load::LoadModel;
+use perflab_load::client::Target;
+use perflab_plugin_host::params::describe_with_params;
+use perflab_plugin_host::{Plugin, PluginHost, PluginLimits, PluginWorkload, build, wit};
+use perflab_report::LabInfo;
+use tokio_util::sync::CancellationToken;
+
+pub use catalog::{list_labs, new_lab, print_labs, repo_root};
+
+use crate::args::LabArgs;
+use crate::environment;
+use crate::execute::{RunInfo, execute};
+use crate::exit::Exit;
+use crate::experiment::{Plan, Variant};
+use services::LabServices;
+
+pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
+    let root = repo_root()?;
+    let dir = match &args.plugin {
+        Some(_) => None,
+        None => Some(catalog::lab_dir(&root, &args.name)?),
+    };
+    let host = PluginHost::new(PluginLimits::default())?;
+    let plugin = load_plugin(
+        &host,
+        &root,
+        dir.as_deref(),
+        args.plugin.as_deref(),
+        args.output.quiet,
+    )?;
+    let (desc, params) = describe(&plugin, &args)?;
+    let prediction = prompt::ask_prediction(&desc, args.no_prompt || args.output.quiet);
+    let (model, rounds, warmup) = load_plan(&desc, &args)?;
+
+    let report_dir = match &args.output.out {
+        Some(dir) => dir.clone(),
+        None => {
+            perflab_report::default_dir(&root.join("reports"), &desc.name, &crate::now_rfc3339())
+        }
+    };
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("creating {}", report_dir.display()))?;
+    let mut env = environment::capture(args.load.seed, args.load.threads);
+    // Everything started here is stopped when `services` is dropped, whatever happens below.
+    let services = LabServices::start(&desc, &args, &report_dir, &mut env)?;
+
+    let (target, _) = Target::resolve(&services.base_url, false).await?;
+    let workload = Arc::new(PluginWorkload::new(
+        plugin.clone(),
+        params,
+        perflab_plugin_host::convert::body_need(&desc.body_need),
+        args.load.seed,
+    ));
+    let plan = Plan {
+        variants: desc
+            .variants
+            .iter()
+            .map(|v| Variant {
+                name: v.name.clone(),
+                settings: convert::settings(&v.settings),
+                target: target.clone(),
+                workload: workload.clone(),
+            })
+            .collect(),
+        rounds,
+        warmup,
+        model,
+        seed: args.load.seed,
+        timeout: args.load.timeout,
+        threads: args.load.threads,
+        scrape_metrics: true,
+    };
+    let info = RunInfo {
+        name: desc.name.clone(),
+        lab: Some(LabInfo {
+            summary: desc.summary.clone(),
+            hypothesis: desc.teaching.hypothesis.clone(),
+            prediction_prompt: desc.teaching.prediction_prompt.clone(),
+            explanation: desc.teaching.explanation.clone(),
+            database: args.db.name().to_string(),
+            prediction,
+        }),
+        environment: env,
+        thresholds: desc.thresholds.iter().map(convert::threshold).collect(),
+        reports_root: root.join("reports"),
+    };
+    let mut output = args.output.clone();
+    output.out = Some(report_dir.clone());
+    let result = execute(plan, &output, info, cancel).await;
+    let _ = std::fs::write(report_dir.join("plugin.log"), plugin.log.all());
+    drop(services);
+    if let Some(guide) = dir.map(|d| d.join("README.md")).filter(|g| g.is_file()) {
+        println!("guide: {}", guide.display());
+    }
+    result
+}
+
+/// Builds the lab's plugin (Rust or Python), or takes the given component, and loads it.
+pub fn load_plugin(
+    host: &Arc<PluginHost>,
+    root: &Path,
+    dir: Option<&Path>,
+    file: Option<&Path>,
+    quiet: bool,
+) -> anyhow::Result<Arc<Plugin>> {
+    let wasm: PathBuf = match (file, dir) {
+        (Some(f), _) => f.to_path_buf(),
+        (None, Some(dir)) if dir.join("plugin").join("Cargo.toml").is_file() => {
+            build::build_rust(&dir.join("plugin"), root, quiet)?
+        }
+        (None, Some(dir)) if dir.join("plugin-py").join("app.py").is_file() => build::build_python(
+            &dir.join("plugin-py"),
+            &root.join("plugins").join("wit"),
+            &build::guest_target_dir(root).join("python"),
+        )?,
+        (None, Some(dir)) => bail!(
+            "{} has neither plugin/Cargo.toml nor plugin-py/app.py",
+            dir.display()
+        ),
+        (None, None) => bail!("no lab and no --plugin given"),
+    };
+    Ok(host.load(&wasm)?)
+}
+
+/// The lab's description with the command line's `--param`s, checked against `--db`.
+fn describe(
+    plugin: &Plugin,
+    args: &LabArgs,
+) -> anyhow::Result<(wit::Description, Vec<wit::ParamValue>)> {
+    let db = args.db.name();
+    let (desc, params) = describe_with_params(plugin, &args.params, &[("db", db.to_string())])?;
+    if !desc.databases.iter().any(|d| d == db) {
+        bail!(
+            "lab {} runs on {}; --db {db} is not one of them",
+            desc.name,
+            desc.databases.join(" or ")
+        );
+    }
+    Ok((desc, params))
+}
+
+/// The load model, rounds and warm-up: the lab's (or its quick ones), then the command line's
+/// flags applied on top.
+fn load_plan(
+    desc: &wit::Description,
+    args: &LabArgs,
+) -> anyhow::Result<(LoadModel, u32, Duration)> {
+    let declared = perflab_plugin_host::convert::load_model(if args.quick {
+        &desc.quick_load
+    } else {
+        &desc.load
+    });
+    declared
+        .validate()
+        .map_err(|e| anyhow::anyhow!("lab {}: its load model is invalid: {e}", desc.name))?;
+    let model = args
+        .load
+        .apply_to(declared)
+        .with_context(|| format!("lab {}", desc.name))?;
+    let rounds = args
+        .load
+        .rounds
+        .unwrap_or(if args.quick {
+            desc.quick_rounds
+        } else {
+            desc.rounds
+        })
+        .max(1);
+    let warmup = args
+        .load
+        .warmup
+        .unwrap_or(Duration::from_millis(if args.quick {
+            desc.warmup_ms / 2
+        } else {
+            desc.warmup_ms
+        }));
+    Ok((model, rounds, warmup))
+}

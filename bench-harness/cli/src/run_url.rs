@@ -1,0 +1,110 @@
+//! `perflab run URL [URL]`: the plain URL mode, like wrk or oha; with two URLs, an A/B
+//! comparison with a verdict.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use perflab_load::LoadModel;
+use perflab_load::client::Target;
+use perflab_load::workload::{FixedRequest, RequestSpec, Workload};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::RunArgs;
+use crate::environment;
+use crate::execute::{RunInfo, execute};
+use crate::exit::Exit;
+use crate::experiment::{Plan, Variant};
+
+/// Without load flags: 10 VUs for 10 s per round.
+fn default_model() -> LoadModel {
+    LoadModel::ConstantVus {
+        vus: 10,
+        duration: Duration::from_secs(10),
+        think_time: Duration::ZERO,
+    }
+}
+
+fn parse_headers(headers: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    headers
+        .iter()
+        .map(|h| {
+            let (k, v) = h
+                .split_once(':')
+                .with_context(|| format!("header {h:?}: expected `Name: value`"))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+fn read_body(body: Option<&str>) -> anyhow::Result<Bytes> {
+    Ok(match body {
+        Some(b) if b.starts_with('@') => Bytes::from(
+            std::fs::read(&b[1..]).with_context(|| format!("reading body file {}", &b[1..]))?,
+        ),
+        Some(b) => Bytes::from(b.to_string()),
+        None => Bytes::new(),
+    })
+}
+
+pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
+    let model = args.load.apply_to(default_model())?;
+    let two = args.urls.len() == 2;
+    let method: hyper::Method = args
+        .method
+        .parse()
+        .with_context(|| format!("bad method {:?}", args.method))?;
+    let headers = parse_headers(&args.headers)?;
+    let body = read_body(args.body.as_deref())?;
+    let names = args.names.clone().unwrap_or_else(|| {
+        if two {
+            vec!["A".into(), "B".into()]
+        } else {
+            vec!["target".into()]
+        }
+    });
+    let mut variants = Vec::new();
+    for (url, name) in args.urls.iter().zip(names) {
+        let (target, path) = Target::resolve(url, args.insecure).await?;
+        let workload: Arc<dyn Workload> = Arc::new(FixedRequest {
+            spec: RequestSpec {
+                method: method.clone(),
+                path,
+                headers: headers.clone(),
+                body: body.clone(),
+                name: name.clone(),
+            },
+        });
+        variants.push(Variant {
+            name,
+            settings: BTreeMap::new(),
+            target,
+            workload,
+        });
+    }
+    let plan = Plan {
+        variants,
+        rounds: args.load.rounds.unwrap_or(if two { 5 } else { 1 }).max(1),
+        warmup: args.load.warmup.unwrap_or(if two {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        }),
+        model,
+        seed: args.load.seed,
+        timeout: args.load.timeout,
+        threads: args.load.threads,
+        scrape_metrics: args.metrics,
+    };
+    let info = RunInfo {
+        name: if two { "url-ab".into() } else { "url".into() },
+        lab: None,
+        environment: environment::capture(args.load.seed, args.load.threads),
+        thresholds: Vec::new(),
+        reports_root: PathBuf::from("reports"),
+    };
+    execute(plan, &args.output, info, cancel).await
+}

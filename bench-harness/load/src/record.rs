@@ -1,0 +1,261 @@
+//! Recording one round: HdrHistograms (nanoseconds, 3 significant digits: memory depends on the
+//! range of values seen, never on the number of requests), counters, and a per-second series
+//! for charts. Histograms are sharded per thread so recording never contends on a lock.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::client::{ClientError, TransportKind};
+
+pub type Hist = Histogram<u64>;
+
+pub fn new_hist() -> Hist {
+    // Auto-resizing from 1 ns: 3 significant digits, i.e. ±0.1 % at any magnitude.
+    Histogram::new(3).expect("3 significant digits is valid")
+}
+
+/// One histogram per recording thread, merged when read.
+pub struct Sharded {
+    shards: Box<[Mutex<Hist>]>,
+}
+
+thread_local! {
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    };
+}
+
+impl Sharded {
+    fn new(n: usize) -> Self {
+        Sharded {
+            shards: (0..n.max(1)).map(|_| Mutex::new(new_hist())).collect(),
+        }
+    }
+    fn record(&self, v: Duration) {
+        let i = SHARD.with(|s| *s) % self.shards.len();
+        let mut h = self.shards[i].lock().unwrap_or_else(|p| p.into_inner());
+        // Saturate rather than fail: a value beyond u64 ns (584 years) cannot happen.
+        let _ = h.record(v.as_nanos().max(1) as u64);
+    }
+    pub fn merged(&self) -> Hist {
+        let mut out = new_hist();
+        for s in self.shards.iter() {
+            let h = s.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = out.add(&*h);
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+pub struct SecondBucket {
+    pub completed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+pub struct Recorder {
+    pub started: Instant,
+    /// Open model: latency (from the intended time) and service time differ.
+    open: bool,
+    /// From the intended send time (open models) or the actual send (closed models).
+    pub latency: Sharded,
+    /// From the actual send to the last byte.
+    pub service: Sharded,
+    /// How late sends started after their intended time (open models).
+    pub lag: Sharded,
+    pub ok: AtomicU64,
+    pub errors: AtomicU64,
+    pub transport_errors: AtomicU64,
+    pub late_sends: AtomicU64,
+    pub checks_passed: AtomicU64,
+    pub checks_failed: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    per_second: Box<[SecondBucket]>,
+    error_kinds: Mutex<BTreeMap<ErrorKind, u64>>,
+    /// The first message seen of each transport error kind, to show what "connect" meant.
+    error_examples: Mutex<BTreeMap<TransportKind, String>>,
+    failed_checks: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Why a request counts as an error: an HTTP status of 400 or more, or a transport failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    Status(u16),
+    Transport(TransportKind),
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorKind::Status(s) => write!(f, "HTTP {s}"),
+            ErrorKind::Transport(t) => f.write_str(t.label()),
+        }
+    }
+}
+
+/// A send later than this after its intended time counts as late.
+pub const LATE_AFTER: Duration = Duration::from_millis(1);
+/// Distinct failed-check names kept (a plugin names its checks; a buggy one could invent many).
+const MAX_CHECK_NAMES: usize = 20;
+
+impl Recorder {
+    pub fn new(expected: Duration, threads: usize, open: bool) -> Recorder {
+        // Generous room for the drain after the scheduled end; later seconds fold into the last.
+        let seconds = expected.as_secs() as usize + 32;
+        Recorder {
+            started: Instant::now(),
+            open,
+            latency: Sharded::new(threads),
+            service: Sharded::new(threads),
+            lag: Sharded::new(threads),
+            ok: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            transport_errors: AtomicU64::new(0),
+            late_sends: AtomicU64::new(0),
+            checks_passed: AtomicU64::new(0),
+            checks_failed: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+            per_second: (0..seconds).map(|_| SecondBucket::default()).collect(),
+            error_kinds: Mutex::new(BTreeMap::new()),
+            error_examples: Mutex::new(BTreeMap::new()),
+            failed_checks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn second(&self, at: Instant) -> &SecondBucket {
+        let i = at.saturating_duration_since(self.started).as_secs() as usize;
+        &self.per_second[i.min(self.per_second.len() - 1)]
+    }
+
+    /// A response arrived. `intended` is when it should have been sent. In closed models that
+    /// is the send itself: latency and service time are equal and one histogram serves both.
+    pub fn response(
+        &self,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+        status: u16,
+        bytes: u64,
+    ) {
+        self.latency
+            .record(done.saturating_duration_since(intended));
+        if self.open {
+            self.service.record(done.saturating_duration_since(sent));
+        }
+        self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
+        let bucket = self.second(done);
+        bucket.completed.fetch_add(1, Ordering::Relaxed);
+        if status >= 400 {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            bucket.errors.fetch_add(1, Ordering::Relaxed);
+            self.error_kind(ErrorKind::Status(status));
+        } else {
+            self.ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The request failed below HTTP (connect, reset, timeout).
+    pub fn transport_error(&self, done: Instant, error: &ClientError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.transport_errors.fetch_add(1, Ordering::Relaxed);
+        let bucket = self.second(done);
+        bucket.completed.fetch_add(1, Ordering::Relaxed);
+        bucket.errors.fetch_add(1, Ordering::Relaxed);
+        let kind = error.kind();
+        self.error_kind(ErrorKind::Transport(kind));
+        self.error_examples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_insert_with(|| error.to_string());
+    }
+
+    pub fn send_started(&self, intended: Instant, sent: Instant, body_bytes: u64) {
+        self.bytes_sent.fetch_add(body_bytes, Ordering::Relaxed);
+        if !self.open {
+            return;
+        }
+        let lag = sent.saturating_duration_since(intended);
+        self.lag.record(lag);
+        if lag > LATE_AFTER {
+            self.late_sends.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Service time: its own histogram in open models, the latency histogram in closed ones.
+    pub fn service_time(&self) -> Hist {
+        if self.open {
+            self.service.merged()
+        } else {
+            self.latency.merged()
+        }
+    }
+
+    pub fn check(&self, name: &str, passed: bool) {
+        if passed {
+            self.checks_passed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.checks_failed.fetch_add(1, Ordering::Relaxed);
+            let mut m = self.failed_checks.lock().unwrap_or_else(|p| p.into_inner());
+            if m.len() < MAX_CHECK_NAMES || m.contains_key(name) {
+                *m.entry(name.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn error_kind(&self, kind: ErrorKind) {
+        // A closed set (HTTP statuses and transport kinds): no cap needed.
+        *self
+            .error_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed) + self.errors.load(Ordering::Relaxed)
+    }
+
+    pub fn error_kinds(&self) -> BTreeMap<ErrorKind, u64> {
+        self.error_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn error_examples(&self) -> BTreeMap<TransportKind, String> {
+        self.error_examples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn failed_checks(&self) -> BTreeMap<String, u64> {
+        self.failed_checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Completed requests and errors per second, up to `seconds`.
+    pub fn per_second(&self, seconds: usize) -> Vec<(u64, u64)> {
+        self.per_second
+            .iter()
+            .take(seconds.max(1))
+            .map(|b| {
+                (
+                    b.completed.load(Ordering::Relaxed),
+                    b.errors.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+}

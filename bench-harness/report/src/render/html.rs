@@ -1,0 +1,355 @@
+//! One self-contained HTML file: inline CSS and SVG, no script, no network. Charts: overlaid
+//! latency percentile spectra, per-round points, throughput over time.
+
+use perflab_analysis::thresholds::Outcome;
+
+use super::markdown::environment_rows;
+use crate::table::{self, Table, trim_number};
+use crate::{Report, Status, Summary};
+
+const COLOURS: [&str; 6] = [
+    "#d9480f", "#1c7ed6", "#2b8a3e", "#862e9c", "#e67700", "#495057",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+struct Series<'a> {
+    name: &'a str,
+    colour: &'a str,
+    points: Vec<(f64, f64)>,
+}
+
+struct Axes {
+    x_label: &'static str,
+    y_label: &'static str,
+    x_ticks: Vec<(f64, String)>,
+    log_y: bool,
+    lines: bool,
+}
+
+const W: f64 = 720.0;
+const H: f64 = 300.0;
+const L: f64 = 70.0;
+const R: f64 = 20.0;
+const T: f64 = 20.0;
+const B: f64 = 45.0;
+
+fn chart(series: &[Series<'_>], axes: &Axes) -> String {
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(_, y)| y.is_finite())
+        .collect();
+    if all.is_empty() {
+        return "<p><em>no data</em></p>".into();
+    }
+    let (xmin, xmax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
+        (a.min(*x), b.max(*x))
+    });
+    let ty = |y: f64| if axes.log_y { y.max(1e-6).log10() } else { y };
+    let (mut ymin, mut ymax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
+        (a.min(ty(*y)), b.max(ty(*y)))
+    });
+    if !axes.log_y {
+        ymin = ymin.min(0.0);
+    }
+    if (ymax - ymin).abs() < 1e-12 {
+        ymax = ymin + 1.0;
+    }
+    let xspan = if (xmax - xmin).abs() < 1e-12 {
+        1.0
+    } else {
+        xmax - xmin
+    };
+    let px = |x: f64| L + (x - xmin) / xspan * (W - L - R);
+    let py = |y: f64| T + (1.0 - (ty(y) - ymin) / (ymax - ymin)) * (H - T - B);
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
+    );
+    svg.push_str(&format!(
+        "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
+        W - L - R,
+        H - T - B
+    ));
+    // y ticks: 5 evenly spaced (in log space when log_y).
+    for i in 0..=4 {
+        let v = ymin + (ymax - ymin) * i as f64 / 4.0;
+        let real = if axes.log_y { 10f64.powf(v) } else { v };
+        let y = T + (1.0 - i as f64 / 4.0) * (H - T - B);
+        svg.push_str(&format!(
+            "<line x1=\"{L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
+            W - R
+        ));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            L - 6.0,
+            y + 4.0,
+            trim_number(real)
+        ));
+    }
+    for (x, label) in &axes.x_ticks {
+        if *x < xmin - 1e-9 || *x > xmax + 1e-9 {
+            continue;
+        }
+        svg.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            px(*x),
+            H - B + 16.0,
+            esc(label)
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
+        (L + W - R) / 2.0,
+        H - 6.0,
+        esc(axes.x_label)
+    ));
+    svg.push_str(&format!("<text x=\"14\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">{}</text>", (T + H - B) / 2.0, (T + H - B) / 2.0, esc(axes.y_label)));
+    for (i, s) in series.iter().enumerate() {
+        if axes.lines {
+            let d: Vec<String> = s
+                .points
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+                .collect();
+            svg.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                s.colour,
+                d.join(" ")
+            ));
+        } else {
+            for (x, y) in &s.points {
+                svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"><title>{}: {}</title></circle>", px(*x), py(*y), s.colour, esc(s.name), trim_number(*y)));
+            }
+        }
+        svg.push_str(&format!(
+            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
+            L + 10.0,
+            T + 8.0 + 16.0 * i as f64,
+            s.colour
+        ));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            L + 25.0,
+            T + 17.0 + 16.0 * i as f64,
+            esc(s.name)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A table with a header row; numbers right-aligned by the stylesheet.
+fn layout(t: &Table, body: &mut String) {
+    body.push_str("<table><tr>");
+    for h in &t.header {
+        body.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    body.push_str("</tr>");
+    for row in &t.rows {
+        body.push_str("<tr>");
+        for c in row {
+            body.push_str(&format!("<td>{}</td>", esc(c)));
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</table>");
+}
+
+fn colour(i: usize) -> &'static str {
+    COLOURS[i % COLOURS.len()]
+}
+
+pub fn render(r: &Report) -> String {
+    let index_of = |name: &str| r.variants.iter().position(|v| v.name == name).unwrap_or(0);
+    // 1. Percentile spectra: x in "nines" (90 % → 1, 99 % → 2, ...).
+    let nines = |p: f64| {
+        if p >= 100.0 {
+            5.5
+        } else {
+            -(1.0 - p / 100.0).log10()
+        }
+    };
+    let spectra: Vec<Series> = r
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Series {
+            name: &v.name,
+            colour: colour(i),
+            points: v.spectrum.iter().map(|[p, ms]| (nines(*p), *ms)).collect(),
+        })
+        .collect();
+    let spectrum_axes = Axes {
+        x_label: "percentile",
+        y_label: "latency (ms, log)",
+        x_ticks: vec![
+            (0.0, "0".into()),
+            (1.0, "90".into()),
+            (2.0, "99".into()),
+            (3.0, "99.9".into()),
+            (4.0, "99.99".into()),
+            (5.0, "99.999".into()),
+            (5.5, "max".into()),
+        ],
+        log_y: true,
+        lines: true,
+    };
+    // 2. Per-round points, in the order rounds ran.
+    let per_round = |f: fn(&Summary) -> f64| -> Vec<Series> {
+        r.variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Series {
+                name: &v.name,
+                colour: colour(i),
+                points: r
+                    .rounds
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, rr)| rr.variant == v.name)
+                    .map(|(k, rr)| ((k + 1) as f64, f(&rr.summary)))
+                    .collect(),
+            })
+            .collect()
+    };
+    let round_ticks: Vec<(f64, String)> = (1..=r.rounds.len())
+        .map(|k| (k as f64, k.to_string()))
+        .collect();
+    let round_axes = |y: &'static str| Axes {
+        x_label: "round (in the order run)",
+        y_label: y,
+        x_ticks: round_ticks.clone(),
+        log_y: false,
+        lines: false,
+    };
+    // 3. Throughput over time, rounds laid end to end.
+    let mut offset = 0.0;
+    let mut over_time: Vec<Series> = r
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Series {
+            name: &v.name,
+            colour: colour(i),
+            points: Vec::new(),
+        })
+        .collect();
+    for rr in &r.rounds {
+        let s = &mut over_time[index_of(&rr.variant)];
+        s.points.push((offset, f64::NAN));
+        for (sec, [completed, _]) in rr.per_second.iter().enumerate() {
+            s.points
+                .push((offset + sec as f64 + 0.5, *completed as f64));
+        }
+        offset += rr.per_second.len() as f64;
+    }
+    for s in &mut over_time {
+        s.points.retain(|(_, y)| y.is_finite());
+    }
+    let time_axes = Axes {
+        x_label: "seconds (measured rounds, end to end)",
+        y_label: "requests / s",
+        x_ticks: Vec::new(),
+        log_y: false,
+        lines: false,
+    };
+
+    let mut body = String::new();
+    body.push_str(&format!("<h1>perflab: {}</h1>", esc(&r.name)));
+    if r.status == Status::Incomplete {
+        body.push_str(&format!(
+            "<p class=\"warn\"><strong>Incomplete report:</strong> {}</p>",
+            esc(r.incomplete_reason.as_deref().unwrap_or("interrupted"))
+        ));
+    }
+    body.push_str(&format!(
+        "<p>{} · {} round(s) per variant · {} · started {}</p>",
+        esc(&r.load_description),
+        r.rounds_per_variant,
+        esc(&r.environment.cpu_model),
+        esc(&r.started_at)
+    ));
+    if let Some(lab) = &r.lab {
+        body.push_str(&format!("<h2>The lesson</h2><p>{}</p><p><strong>Hypothesis.</strong> {}</p><p><strong>Your prediction?</strong> {}</p>", esc(&lab.summary), esc(&lab.hypothesis), esc(&lab.prediction_prompt)));
+    }
+    if !r.comparisons.is_empty() {
+        body.push_str("<h2>Verdict</h2><ul>");
+        for c in &r.comparisons {
+            body.push_str(&format!("<li class=\"verdict\">{}</li>", esc(&c.verdict)));
+        }
+        body.push_str("</ul>");
+    }
+    if let Some(lab) = &r.lab
+        && !lab.explanation.is_empty()
+    {
+        body.push_str(&format!("<h2>Why</h2><p>{}</p>", esc(&lab.explanation)));
+    }
+    body.push_str("<h2>Results</h2>");
+    layout(&table::results(r), &mut body);
+    body.push_str("<h2>Latency percentile spectrum</h2>");
+    body.push_str(&chart(&spectra, &spectrum_axes));
+    body.push_str("<h2>Throughput per round</h2>");
+    body.push_str(&chart(
+        &per_round(|s| s.throughput),
+        &round_axes("requests / s"),
+    ));
+    body.push_str("<h2>p99 per round</h2>");
+    body.push_str(&chart(
+        &per_round(|s| s.latency.p99),
+        &round_axes("p99 (ms)"),
+    ));
+    body.push_str("<h2>Throughput over time</h2>");
+    body.push_str(&chart(&over_time, &time_axes));
+    if let Some(counters) = table::counters(r) {
+        body.push_str("<h2>Server counters per request</h2>");
+        layout(&counters, &mut body);
+    }
+    if !r.thresholds.is_empty() {
+        // Pass and fail as words and colour: emoji depend on the viewer's fonts.
+        body.push_str("<h2>Thresholds</h2><ul>");
+        for t in &r.thresholds {
+            let (class, word) = match t.outcome {
+                Outcome::Passed => ("pass", "pass"),
+                Outcome::Failed => ("fail", "FAIL"),
+                Outcome::NotEvaluated => ("skip", "not evaluated"),
+            };
+            body.push_str(&format!(
+                "<li><span class=\"{class}\">{word}</span> <code>{}</code> — {}</li>",
+                esc(&t.expression),
+                esc(&t.detail)
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    if !r.warnings.is_empty() {
+        body.push_str("<h2>Warnings</h2><ul>");
+        for w in &r.warnings {
+            body.push_str(&format!("<li class=\"warn\">{}</li>", esc(&w.to_string())));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<h2>Environment</h2><table>");
+    for (label, value) in environment_rows(r) {
+        body.push_str(&format!(
+            "<tr><th>{}</th><td class=\"l\">{}</td></tr>",
+            esc(label),
+            esc(&value)
+        ));
+    }
+    body.push_str("</table>");
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>perflab: {}</title><style>\
+body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}\
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}\
+td:first-child,th:first-child{{text-align:left}}.warn{{color:#a61e4d}}.verdict{{font-size:1.15em;font-weight:600}}\
+td.l{{text-align:left}}.pass{{color:#2b8a3e;font-weight:700}}.fail{{color:#c92a2a;font-weight:700}}.skip{{color:#868e96}}</style></head><body>{}</body></html>\n",
+        esc(&r.name),
+        body
+    )
+}

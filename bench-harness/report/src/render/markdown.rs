@@ -1,0 +1,128 @@
+//! Markdown, to paste into a pull request or a workshop handout.
+
+use perflab_analysis::thresholds::Outcome;
+
+use crate::table::{self, Table};
+use crate::{Report, Status};
+
+fn layout(t: &Table, md: &mut String) {
+    md.push_str(&format!("| {} |\n", t.header.join(" | ")));
+    md.push('|');
+    for i in 0..t.header.len() {
+        md.push_str(if i == 0 { "---|" } else { "---:|" });
+    }
+    md.push('\n');
+    for r in &t.rows {
+        md.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+}
+
+/// The environment as `(label, value)` pairs: Markdown shows them as a list, HTML as a table.
+pub fn environment_rows(r: &Report) -> Vec<(&'static str, String)> {
+    let e = &r.environment;
+    vec![
+        ("CPU", format!("{} ({} cores)", e.cpu_model, e.cores)),
+        ("kernel", e.kernel.clone()),
+        (
+            "load average",
+            format!("{:.2} → {:.2}", e.loadavg_start, e.loadavg_end),
+        ),
+        (
+            "CPU steal",
+            e.steal_percent
+                .map(|s| format!("{s:.1} %"))
+                .unwrap_or_else(|| "n/a".into()),
+        ),
+        ("harness", e.harness_version.clone()),
+        (
+            "service",
+            e.service_version.clone().unwrap_or_else(|| "n/a".into()),
+        ),
+        (
+            "commit",
+            e.git_commit.clone().unwrap_or_else(|| "n/a".into()),
+        ),
+        (
+            "fsync",
+            e.fsync_ms
+                .as_ref()
+                .map(|f| {
+                    format!(
+                        "median {:.2} ms, p90 {:.2} ms ({} samples in {})",
+                        f.median, f.p90, f.samples, f.path
+                    )
+                })
+                .unwrap_or_else(|| "not probed".into()),
+        ),
+        ("command", e.command_line.join(" ")),
+        ("seed", e.seed.to_string()),
+    ]
+}
+
+pub fn render(r: &Report) -> String {
+    let mut md = String::new();
+    md.push_str(&format!("# perflab: {}\n\n", r.name));
+    if r.status == Status::Incomplete {
+        md.push_str(&format!(
+            "> **Incomplete report**: {}\n\n",
+            r.incomplete_reason.as_deref().unwrap_or("interrupted")
+        ));
+    }
+    md.push_str(&format!(
+        "{} · {} round(s) per variant after {:.0} s warm-up · {} · {} cores · started {}\n\n",
+        r.load_description,
+        r.rounds_per_variant,
+        r.warmup_seconds,
+        r.environment.cpu_model,
+        r.environment.cores,
+        r.started_at
+    ));
+    if let Some(lab) = &r.lab {
+        md.push_str(&format!("**Hypothesis.** {}\n\n", lab.hypothesis));
+    }
+    if !r.comparisons.is_empty() {
+        md.push_str("## Verdict\n\n");
+        for c in &r.comparisons {
+            md.push_str(&format!("- {}\n", c.verdict));
+        }
+        md.push('\n');
+    }
+    md.push_str("## Results\n\n");
+    layout(&table::results(r), &mut md);
+    if let Some(counters) = table::counters(r) {
+        md.push_str("\n## Server counters per request\n\n");
+        layout(&counters, &mut md);
+    }
+    if !r.thresholds.is_empty() {
+        md.push_str("\n## Thresholds\n\n");
+        for t in &r.thresholds {
+            let mark = match t.outcome {
+                Outcome::Passed => "**pass**",
+                Outcome::Failed => "**FAIL**",
+                Outcome::NotEvaluated => "not evaluated",
+            };
+            md.push_str(&format!("- {mark} `{}` — {}\n", t.expression, t.detail));
+        }
+    }
+    if let Some(b) = &r.baseline {
+        md.push_str(&format!(
+            "\n## Against baseline `{}` ({})\n\n",
+            b.name, b.saved_at
+        ));
+        for l in &b.lines {
+            md.push_str(&format!("- {l}\n"));
+        }
+    }
+    if !r.warnings.is_empty() {
+        md.push_str("\n## Warnings\n\n");
+        for w in &r.warnings {
+            md.push_str(&format!("- {w}\n"));
+        }
+    }
+    md.push_str("\n<details><summary>Environment</summary>\n\n");
+    for (label, value) in environment_rows(r) {
+        md.push_str(&format!("- {label}: {value}\n"));
+    }
+    md.push_str("\n</details>\n");
+    md
+}

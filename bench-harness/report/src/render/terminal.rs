@@ -1,0 +1,106 @@
+//! The summary printed at the end of a run: aligned tables, the verdicts, thresholds, warnings.
+
+use perflab_analysis::thresholds::Outcome;
+
+use crate::table::{self, Table};
+use crate::{Report, Status};
+
+/// Columns padded to their widest cell; the first left-aligned, the rest right-aligned.
+fn layout(t: &Table, out: &mut String) {
+    let widths: Vec<usize> = (0..t.header.len())
+        .map(|i| {
+            std::iter::once(&t.header[i])
+                .chain(t.rows.iter().map(|r| &r[i]))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String], out: &mut String| {
+        out.push(' ');
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w - c.chars().count();
+            out.push_str("  ");
+            if i == 0 {
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad));
+            } else {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(c);
+            }
+        }
+        out.push('\n');
+    };
+    line(&t.header, out);
+    for r in &t.rows {
+        line(r, out);
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let status = match r.status {
+        Status::Complete => String::new(),
+        Status::Incomplete => "  [INCOMPLETE]".into(),
+    };
+    out.push_str(&format!(
+        "\nperflab · {} · {} · {} round(s) per variant{status}\n\n",
+        r.name, r.load_description, r.rounds_per_variant
+    ));
+    layout(&table::results(r), &mut out);
+    if r.load.is_open() {
+        out.push_str(
+            "  (open model: latency from the intended send time; service time from the actual send)\n",
+        );
+    }
+    if let Some(counters) = table::counters(r) {
+        out.push('\n');
+        layout(&counters, &mut out);
+    }
+    out.push_str(&format!(
+        "\n  load generator: {:.1} µs CPU per request, {:.0} % of a core\n",
+        avg(r, |v| v.summary.harness_cpu_us_per_request),
+        avg(r, |v| v.summary.harness_cpu_cores) * 100.0
+    ));
+    if !r.comparisons.is_empty() {
+        out.push_str("\nverdict\n");
+        for c in &r.comparisons {
+            out.push_str(&format!("  {}\n", c.verdict));
+        }
+    }
+    if let Some(b) = &r.baseline {
+        out.push_str(&format!(
+            "\nagainst baseline {:?} (saved {})\n",
+            b.name, b.saved_at
+        ));
+        for l in &b.lines {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
+    if !r.thresholds.is_empty() {
+        out.push_str("\nthresholds\n");
+        for t in &r.thresholds {
+            let mark = match t.outcome {
+                Outcome::Passed => "✓",
+                Outcome::Failed => "✗",
+                Outcome::NotEvaluated => "–",
+            };
+            out.push_str(&format!("  {mark} {}  ({})\n", t.expression, t.detail));
+        }
+    }
+    if !r.warnings.is_empty() {
+        out.push_str("\nwarnings\n");
+        for w in &r.warnings {
+            out.push_str(&format!("  ! {w}\n"));
+        }
+    }
+    out
+}
+
+fn avg(r: &Report, f: impl Fn(&crate::VariantReport) -> f64) -> f64 {
+    if r.variants.is_empty() {
+        0.0
+    } else {
+        r.variants.iter().map(f).sum::<f64>() / r.variants.len() as f64
+    }
+}
