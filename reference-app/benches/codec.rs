@@ -1,7 +1,8 @@
 //! Encode and decode time per codec for 1000 realistic user records, and their size.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use reference_app::codec::{Codec, Profile, sample_profiles};
+use reference_app::codec::Codec;
+use reference_app::model::{Profile, sample_profiles};
 use strum::IntoEnumIterator;
 
 fn codecs(c: &mut Criterion) {

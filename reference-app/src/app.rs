@@ -1,37 +1,29 @@
 //! Wiring: shared state, the router, and a server that shuts down gracefully.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::admin::{self, Settings};
+use crate::admin;
 use crate::clients::http::HttpClients;
 use crate::clients::redis::Redis;
-use crate::codec::{Profile, sample_profiles};
-use crate::config::{Config, MAX_BODY_BYTES};
+use crate::config::Config;
 use crate::db::{Db, DbSettings};
+use crate::dimensions::Settings;
+use crate::limits::{MAX_BODY_BYTES, MAX_USERS};
+use crate::model::sample_profiles;
 use crate::observability;
 use crate::routes;
+use crate::state::AppState;
 use crate::store::Stores;
 use crate::upstream::Upstream;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub stores: Arc<Stores>,
-    pub db: Db,
-    pub redis: Option<Arc<Redis>>,
-    pub http: Arc<HttpClients>,
-    /// Built once: the codec endpoint measures encoding, not data generation.
-    pub profiles: &'static [Profile],
-    pub metrics: PrometheusHandle,
-    pub admin_token: Option<String>,
-}
 
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
@@ -104,27 +96,10 @@ pub struct Service {
 
 impl Service {
     pub async fn start(config: &Config, metrics: PrometheusHandle) -> anyhow::Result<Service> {
-        let settings = Arc::new(Settings::new(&config.initial_variants()));
-        for entry in &config.set {
-            let (name, value) = entry
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--set {entry:?}: expected NAME=VALUE"))?;
-            let value: u64 = value.parse().map_err(|_| {
-                anyhow::anyhow!("--set {entry:?}: {value:?} is not a non-negative integer")
-            })?;
-            let one = std::iter::once((name.to_string(), serde_json::Value::from(value))).collect();
-            // Backend does not matter for params; insert options are checked below.
-            settings
-                .apply(&one, crate::db::Backend::Postgres)
-                .map_err(|e| anyhow::anyhow!("--set {entry:?}: {e}"))?;
-        }
-
+        let settings = Arc::new(Settings::default());
         if config.database_url.is_none() {
-            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot create data directory {}: {e}",
-                    config.data_dir.display()
-                )
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("cannot create data directory {}", config.data_dir.display())
             })?;
         }
         let db = Db::connect(&DbSettings {
@@ -133,10 +108,9 @@ impl Service {
             sqlite_synchronous: config.sqlite_synchronous.clone(),
         })
         .await?;
-        config
-            .insert
-            .supported_on(db.backend())
-            .map_err(|e| anyhow::anyhow!("--insert: {e}"))?;
+        // The start-up choices go through the same validation as the admin API (an option that
+        // needs PostgreSQL is refused on SQLite), once the database is known.
+        apply_start_up_choices(&settings, config, &db)?;
         db.seed_users(config.seed_users).await?;
 
         let redis = match &config.redis_url {
@@ -152,7 +126,7 @@ impl Service {
             db,
             redis,
             http,
-            profiles: Box::leak(sample_profiles(crate::routes::MAX_USERS).into_boxed_slice()),
+            profiles: Box::leak(sample_profiles(MAX_USERS).into_boxed_slice()),
             metrics,
             admin_token: config.admin_token.clone(),
         };
@@ -173,6 +147,30 @@ impl Service {
         drop(self.upstream);
         Ok(())
     }
+}
+
+/// `--store sharded`, `--set store.work_us=50` …: each checked like an admin API change, and
+/// a bad one named by its flag.
+fn apply_start_up_choices(settings: &Settings, config: &Config, db: &Db) -> anyhow::Result<()> {
+    for (name, option) in &config.dimensions.chosen {
+        let one = BTreeMap::from([(name.to_string(), serde_json::Value::from(option.as_str()))]);
+        settings
+            .apply(&one, db.backend())
+            .with_context(|| format!("--{name} {option}"))?;
+    }
+    for entry in &config.set {
+        let (name, value) = entry
+            .split_once('=')
+            .with_context(|| format!("--set {entry:?}: expected NAME=VALUE"))?;
+        let value: u64 = value
+            .parse()
+            .with_context(|| format!("--set {entry:?}: {value:?} is not a non-negative integer"))?;
+        let one = BTreeMap::from([(name.to_string(), serde_json::Value::from(value))]);
+        settings
+            .apply(&one, db.backend())
+            .with_context(|| format!("--set {entry:?}"))?;
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -14,21 +14,32 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::dimension;
 use crate::error::ApiError;
-use crate::observability::names;
+use crate::metric_names as names;
 
 dimension! {
-    pub enum Codec as "codec" {
+    pub enum Codec as "codec", default Json {
         /// Naive: human-readable, every field name in every record.
         Json = "serde_json: application/json",
         MsgpackNamed = "rmp-serde with field names (maps): application/msgpack",
         /// Optimized for size.
         MsgpackCompact = "rmp-serde as arrays, no field names: application/msgpack;format=compact",
     }
+}
+
+/// What a codec could not encode or decode.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    MsgpackEncode(#[from] rmp_serde::encode::Error),
+    #[error(transparent)]
+    MsgpackDecode(#[from] rmp_serde::decode::Error),
 }
 
 impl Codec {
@@ -40,23 +51,21 @@ impl Codec {
         }
     }
 
-    pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, String> {
-        match self {
-            Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
-            Codec::MsgpackNamed => rmp_serde::to_vec_named(value).map_err(|e| e.to_string()),
-            Codec::MsgpackCompact => rmp_serde::to_vec(value).map_err(|e| e.to_string()),
-        }
+    pub fn encode<T: Serialize>(self, value: &T) -> Result<Vec<u8>, CodecError> {
+        Ok(match self {
+            Codec::Json => serde_json::to_vec(value)?,
+            Codec::MsgpackNamed => rmp_serde::to_vec_named(value)?,
+            Codec::MsgpackCompact => rmp_serde::to_vec(value)?,
+        })
     }
 
     /// rmp-serde reads a struct from either a map or an array, so both MessagePack flavours
     /// decode the same way.
-    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, String> {
-        match self {
-            Codec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-            Codec::MsgpackNamed | Codec::MsgpackCompact => {
-                rmp_serde::from_slice(bytes).map_err(|e| e.to_string())
-            }
-        }
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, CodecError> {
+        Ok(match self {
+            Codec::Json => serde_json::from_slice(bytes)?,
+            Codec::MsgpackNamed | Codec::MsgpackCompact => rmp_serde::from_slice(bytes)?,
+        })
     }
 
     /// Maps one media type (`type/subtype;params`) to a codec; `None` if we do not speak it.
@@ -178,93 +187,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Decoded<T> {
     }
 }
 
-/// A realistic record: what a user-list endpoint of a real backend returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Profile {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
-    pub created_at: i64,
-    pub active: bool,
-    pub score: f64,
-    pub tags: Vec<String>,
-    pub address: Address,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Address {
-    pub street: String,
-    pub city: String,
-    pub country: String,
-    pub postal_code: String,
-}
-
-const FIRST: [&str; 8] = [
-    "Minji", "Jisoo", "Alex", "Sam", "Hana", "Joon", "Maria", "Chen",
-];
-const LAST: [&str; 8] = [
-    "Kim", "Lee", "Park", "Smith", "Garcia", "Choi", "Wang", "Jung",
-];
-const CITIES: [&str; 5] = ["Seoul", "Busan", "Lisbon", "Toronto", "Osaka"];
-const TAGS: [&str; 6] = ["admin", "beta", "premium", "trial", "staff", "verified"];
-
-/// Deterministic sample data (no RNG: the same request always yields the same bytes).
-pub fn sample_profiles(count: usize) -> Vec<Profile> {
-    (0..count as i64)
-        .map(|i| {
-            let u = i as usize;
-            let first = FIRST[u % FIRST.len()];
-            let last = LAST[(u / FIRST.len()) % LAST.len()];
-            Profile {
-                id: i + 1,
-                name: format!("{first} {last}"),
-                email: format!(
-                    "{}.{}{}@example.com",
-                    first.to_lowercase(),
-                    last.to_lowercase(),
-                    i + 1
-                ),
-                created_at: 1_700_000_000 + i * 37,
-                active: i % 7 != 0,
-                score: (i % 1000) as f64 / 10.0,
-                tags: (0..(u % 3))
-                    .map(|t| TAGS[(u + t) % TAGS.len()].to_string())
-                    .collect(),
-                address: Address {
-                    street: format!("{} Main Street", 1 + u % 250),
-                    city: CITIES[u % CITIES.len()].to_string(),
-                    country: "KR".to_string(),
-                    postal_code: format!("{:05}", 10000 + u % 90000),
-                },
-            }
-        })
-        .collect()
-}
-
-/// What the database's `users` table holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct User {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
-    pub created_at: i64,
-}
-
-pub fn sample_users(count: usize) -> Vec<User> {
-    sample_profiles(count)
-        .into_iter()
-        .map(|p| User {
-            id: p.id,
-            name: p.name,
-            email: p.email,
-            created_at: p.created_at,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Profile, sample_profiles};
     use strum::IntoEnumIterator;
 
     #[test]

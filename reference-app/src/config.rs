@@ -1,20 +1,14 @@
-//! Command-line flags (each also readable from the environment).
+//! Command-line flags (each also readable from the environment). The dimension flags
+//! (`--store`, `--codec` …) come from [`crate::dimensions`], one per dimension.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::builder::PossibleValue;
+use clap::{ArgMatches, Args, FromArgMatches, Parser};
 
-use crate::admin::InitialVariants;
-use crate::clients::db::DbClientKind;
-use crate::clients::http::HttpClientKind;
-use crate::clients::redis::RedisClientKind;
-use crate::codec::Codec;
-use crate::insert::InsertKind;
-use crate::store::StoreKind;
-
-/// Request bodies above this size get a 413 (a 100 000-row bulk insert fits).
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+use crate::dimensions;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -55,18 +49,8 @@ pub struct Config {
     #[arg(long, default_value_t = 1000)]
     pub seed_users: i64,
 
-    #[arg(long, value_enum, default_value_t = StoreKind::GlobalMutex)]
-    pub store: StoreKind,
-    #[arg(long, value_enum, default_value_t = HttpClientKind::PerRequest)]
-    pub http_client: HttpClientKind,
-    #[arg(long, value_enum, default_value_t = RedisClientKind::PerRequest)]
-    pub redis_client: RedisClientKind,
-    #[arg(long, value_enum, default_value_t = DbClientKind::Pool)]
-    pub db_client: DbClientKind,
-    #[arg(long, value_enum, default_value_t = Codec::Json)]
-    pub codec: Codec,
-    #[arg(long, value_enum, default_value_t = InsertKind::PerRowAutocommit)]
-    pub insert: InsertKind,
+    #[command(flatten)]
+    pub dimensions: DimensionFlags,
 
     /// Set a numeric knob at start, e.g. `--set store.work_us=50` (see GET /admin/settings).
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -82,15 +66,69 @@ impl Config {
             )
         })
     }
+}
 
-    pub fn initial_variants(&self) -> InitialVariants {
-        InitialVariants {
-            store: self.store,
-            http_client: self.http_client,
-            redis_client: self.redis_client,
-            db_client: self.db_client,
-            codec: self.codec,
-            insert: self.insert,
+/// One `--<dimension> OPTION` flag per dimension of the registry, with its options as the
+/// possible values and its default. Hand-written `Args` because the flags are data, not
+/// fields: the registry decides them.
+#[derive(Debug, Clone, Default)]
+pub struct DimensionFlags {
+    /// Dimension name → chosen option, for every dimension (the default when not given).
+    pub chosen: BTreeMap<&'static str, String>,
+}
+
+impl FromArgMatches for DimensionFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = DimensionFlags::default();
+        flags.update_from_arg_matches(m)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        for spec in dimensions::specs() {
+            if let Some(v) = m.get_one::<String>(spec.name) {
+                self.chosen.insert(spec.name, v.clone());
+            }
         }
+        Ok(())
+    }
+}
+
+impl Args for DimensionFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for spec in dimensions::specs() {
+            let values: Vec<PossibleValue> = spec
+                .options
+                .iter()
+                .map(|o| PossibleValue::new(o.name).help(o.about))
+                .collect();
+            cmd = cmd.arg(
+                clap::Arg::new(spec.name)
+                    .long(spec.name)
+                    .value_name("OPTION")
+                    .help(format!("Start with this {} option", spec.name))
+                    .value_parser(values)
+                    .default_value(spec.default),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dimension_is_a_flag_with_its_default() {
+        let c = Config::parse_from(["reference-app", "--store", "sharded"]);
+        assert_eq!(c.dimensions.chosen["store"], "sharded");
+        assert_eq!(c.dimensions.chosen["db-client"], "pool");
+        assert_eq!(c.dimensions.chosen.len(), dimensions::specs().len());
+        assert!(Config::try_parse_from(["reference-app", "--codec", "yaml"]).is_err());
     }
 }

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-use crate::observability::names;
+use crate::metric_names as names;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,7 +180,7 @@ impl Db {
                 return Ok(());
             }
             let mut tx = pool.begin().await?;
-            for user in crate::codec::sample_users(count as usize) {
+            for user in crate::model::sample_users(count as usize) {
                 sqlx::query("INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
                     .bind(user.id).bind(&user.name).bind(&user.email).bind(user.created_at)
                     .execute(&mut *tx).await?;

@@ -46,6 +46,11 @@ impl ApiError {
         }
     }
 
+    /// A client mistake, in the words of the error that found it.
+    pub fn bad_request(e: impl std::fmt::Display) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -104,7 +109,7 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
                 if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
                 ApiError::PayloadTooLarge {
-                    limit: crate::config::MAX_BODY_BYTES,
+                    limit: crate::limits::MAX_BODY_BYTES,
                 }
             }
             other => ApiError::BadRequest(format!("could not read request body: {other}")),

@@ -17,10 +17,12 @@ use sqlx::postgres::PgPoolCopyExt;
 use crate::db::{Backend, Db};
 use crate::dimension;
 use crate::error::ApiError;
-use crate::observability::names;
+use crate::limits::MAX_ROWS_PER_REQUEST;
+use crate::metric_names as names;
+use crate::settings::{Knob, SettingsError};
 
 dimension! {
-    pub enum InsertKind as "insert" {
+    pub enum InsertKind as "insert", default PerRowAutocommit, knobs [BATCH_ROWS], check supported_on {
         /// Naive: one statement and one commit (fsync) per row. Not atomic.
         PerRowAutocommit = "one INSERT per row, each its own transaction: N statements, N commits, not atomic",
         PerRowTransaction = "the same N INSERTs inside one transaction: N statements, 1 commit",
@@ -32,15 +34,26 @@ dimension! {
     }
 }
 
-impl InsertKind {
-    pub fn supported_on(self, backend: Backend) -> Result<(), String> {
-        match (self, backend) {
-            (InsertKind::Unnest | InsertKind::Copy, Backend::Sqlite) => Err(format!(
-                "insert={} needs PostgreSQL; this service runs on SQLite (start it with --database-url postgres://...)",
-                self.as_ref()
-            )),
-            _ => Ok(()),
+pub const BATCH_ROWS: Knob = Knob {
+    index: 0,
+    name: "insert.batch_rows",
+    about: "rows per multi-row VALUES statement (clamped to the bind limit)",
+    default: 1000,
+    max: 16_383,
+};
+
+/// UNNEST and COPY are PostgreSQL's; asking for them on SQLite is refused up front.
+fn supported_on(kind: InsertKind, backend: Backend) -> Result<(), SettingsError> {
+    match (kind, backend) {
+        (InsertKind::Unnest | InsertKind::Copy, Backend::Sqlite) => {
+            Err(SettingsError::Unsupported {
+                dimension: "insert",
+                option: kind.into(),
+                needs: Backend::Postgres,
+                here: backend,
+            })
         }
+        _ => Ok(()),
     }
 }
 
@@ -66,7 +79,6 @@ pub struct BulkInsertResult {
     pub atomic: bool,
 }
 
-pub const MAX_ROWS_PER_REQUEST: usize = 100_000;
 const BINDS_PER_ROW: usize = 4;
 
 /// Largest batch the backend's bind-parameter limit allows (SQLite 32 766, PostgreSQL 65 535).
@@ -130,8 +142,7 @@ pub async fn insert(
     batch_rows: usize,
     events: &[Event],
 ) -> Result<BulkInsertResult, ApiError> {
-    kind.supported_on(db.backend())
-        .map_err(ApiError::BadRequest)?;
+    supported_on(kind, db.backend()).map_err(ApiError::bad_request)?;
     let batch_rows = batch_rows.clamp(1, max_batch_rows(db.backend()));
     let mut tally = Tally::default();
     let outcome = match (kind, db) {

@@ -1,5 +1,5 @@
 //! perflab's reference backend. Each switchable dimension lives in one module, with its naive
-//! and optimized implementations side by side:
+//! and optimized implementations side by side, and is listed once in [`dimensions`]:
 //!
 //! | dimension | module |
 //! |---|---|
@@ -10,7 +10,8 @@
 //! | `codec` | [`codec`] |
 //! | `insert` | [`insert`] |
 //!
-//! [`admin`] switches them at run time; [`observability`] exports the counters that explain them.
+//! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
+//! [`observability`] exports the counters ([`metric_names`]) that explain them.
 
 pub mod admin;
 pub mod app;
@@ -18,10 +19,15 @@ pub mod clients;
 pub mod codec;
 pub mod config;
 pub mod db;
+pub mod dimensions;
 pub mod error;
 pub mod insert;
+pub mod limits;
+pub mod metric_names;
+pub mod model;
 pub mod observability;
 pub mod routes;
 pub mod settings;
+pub mod state;
 pub mod store;
 pub mod upstream;

@@ -11,56 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::app::AppState;
-
-/// Every metric name in one place, so the code and the lab guides agree.
-pub mod names {
-    pub const HTTP_REQUESTS: &str = "http_requests_total";
-    pub const HTTP_DURATION: &str = "http_request_duration_seconds";
-    pub const HTTP_IN_FLIGHT: &str = "http_requests_in_flight";
-
-    pub const STORE_LOCK_ACQUISITIONS: &str = "store_lock_acquisitions_total";
-    pub const STORE_LOCK_WAIT_NS: &str = "store_lock_wait_nanoseconds_total";
-
-    pub const DB_STATEMENTS: &str = "db_statements_total";
-    pub const DB_COMMITS: &str = "db_commits_total";
-    pub const DB_ROWS_INSERTED: &str = "db_rows_inserted_total";
-    pub const DB_CONNECTIONS_OPENED: &str = "db_connections_opened_total";
-    pub const DB_POOL_ACQUIRES: &str = "db_pool_acquires_total";
-    pub const DB_POOL_ACQUIRE_WAIT_NS: &str = "db_pool_acquire_wait_nanoseconds_total";
-
-    pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
-    pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
-    pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
-    pub const UPSTREAM_TLS_HANDSHAKES: &str = "upstream_tls_handshakes_total";
-
-    pub const REDIS_CONNECTIONS_OPENED: &str = "redis_connections_opened_total";
-    pub const REDIS_COMMANDS: &str = "redis_commands_total";
-
-    pub const CODEC_RESPONSES: &str = "codec_responses_total";
-    pub const CODEC_BYTES_ENCODED: &str = "codec_bytes_encoded_total";
-    pub const CODEC_BYTES_DECODED: &str = "codec_bytes_decoded_total";
-    pub const CODEC_ENCODE_NS: &str = "codec_encode_nanoseconds_total";
-
-    /// Unlabelled counters, registered at start so that a scrape always lists them (a missing
-    /// counter and a zero counter should read the same to a person).
-    pub const UNLABELLED_COUNTERS: &[&str] = &[
-        STORE_LOCK_ACQUISITIONS,
-        STORE_LOCK_WAIT_NS,
-        DB_STATEMENTS,
-        DB_COMMITS,
-        DB_ROWS_INSERTED,
-        DB_CONNECTIONS_OPENED,
-        DB_POOL_ACQUIRES,
-        DB_POOL_ACQUIRE_WAIT_NS,
-        HTTP_CLIENTS_BUILT,
-        UPSTREAM_REQUESTS,
-        UPSTREAM_TCP_CONNECTIONS,
-        UPSTREAM_TLS_HANDSHAKES,
-        REDIS_CONNECTIONS_OPENED,
-        REDIS_COMMANDS,
-    ];
-}
+use crate::metric_names as names;
+use crate::state::AppState;
 
 /// Installs the process-wide recorder. Latency buckets span 50 µs to 10 s.
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {

@@ -10,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use crate::app::AppState;
 use crate::clients::db::find_user;
-use crate::codec::{Codec, Decoded, Encoded, Profile};
+use crate::codec::{Codec, Decoded, Encoded};
 use crate::error::{ApiError, ApiResult};
 use crate::insert::{self, BulkInsert};
-use crate::observability::names;
-use crate::store::validate_key;
+use crate::limits::{MAX_USERS, MAX_VALUE_BYTES};
+use crate::metric_names as names;
+use crate::model::{Profile, Quote, User};
+use crate::state::AppState;
+use crate::store::{self as store_dimension, validate_key};
 
 // ---- store -------------------------------------------------------------------------------
 
@@ -26,15 +28,13 @@ pub struct StoreValue {
     pub value: String,
 }
 
-const MAX_VALUE_BYTES: usize = 64 * 1024;
-
 /// A valid key from the path and a UTF-8 value of bounded size from the body.
 fn key_and_value(
     key: Result<Path<String>, PathRejection>,
     body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> ApiResult<(String, String)> {
     let Path(key) = key?;
-    validate_key(&key).map_err(ApiError::BadRequest)?;
+    validate_key(&key).map_err(ApiError::bad_request)?;
     let value = body.map_err(|e| {
         ApiError::BadRequest(format!("value must be UTF-8 text: {}", e.body_text()))
     })?;
@@ -56,11 +56,15 @@ pub async fn store_get(
     key: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<StoreValue>> {
     let Path(key) = key?;
-    validate_key(&key).map_err(ApiError::BadRequest)?;
+    validate_key(&key).map_err(ApiError::bad_request)?;
     let kind = state.settings.store.get();
     let (value, timing) = state
         .stores
-        .get(kind, &key, state.settings.store_work_us.get())
+        .get(
+            kind,
+            &key,
+            state.settings.store.knob(&store_dimension::WORK_US),
+        )
         .await;
     record_lock_wait(&timing);
     let value =
@@ -81,8 +85,8 @@ pub async fn store_put(
             settings.store.get(),
             &key,
             value,
-            settings.store_work_us.get(),
-            settings.store_io_us.get(),
+            settings.store.knob(&store_dimension::WORK_US),
+            settings.store.knob(&store_dimension::IO_US),
         )
         .await;
     record_lock_wait(&timing);
@@ -94,7 +98,7 @@ pub async fn store_put(
 pub async fn upstream_quote(
     State(state): State<AppState>,
     id: Result<Path<u64>, PathRejection>,
-) -> ApiResult<Json<crate::upstream::Quote>> {
+) -> ApiResult<Json<Quote>> {
     let Path(id) = id?;
     Ok(Json(
         state
@@ -117,7 +121,7 @@ pub async fn redis_get(
     key: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<StoreValue>> {
     let Path(key) = key?;
-    validate_key(&key).map_err(ApiError::BadRequest)?;
+    validate_key(&key).map_err(ApiError::bad_request)?;
     let value = redis(&state)?
         .get(state.settings.redis_client.get(), &key)
         .await?;
@@ -141,7 +145,7 @@ pub async fn redis_put(
 pub async fn db_user(
     State(state): State<AppState>,
     id: Result<Path<i64>, PathRejection>,
-) -> ApiResult<Json<crate::codec::User>> {
+) -> ApiResult<Json<User>> {
     let Path(id) = id?;
     let user = find_user(&state.db, state.settings.db_client.get(), id).await?;
     Ok(Json(user.ok_or_else(|| {
@@ -160,8 +164,6 @@ pub struct UsersQuery {
 fn default_user_count() -> usize {
     1000
 }
-
-pub const MAX_USERS: usize = 10_000;
 
 pub async fn codec_users(
     State(state): State<AppState>,
@@ -225,7 +227,7 @@ pub async fn insert_events(
     let result = insert::insert(
         &state.db,
         kind,
-        state.settings.insert_batch_rows.get() as usize,
+        state.settings.insert.knob(&insert::BATCH_ROWS) as usize,
         &bulk.events,
     )
     .await?;

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::dimension;
+use crate::settings::Knob;
 
 dimension! {
-    pub enum StoreKind as "store" {
+    pub enum StoreKind as "store", default GlobalMutex, knobs [WORK_US, IO_US] {
         /// Naive.
         GlobalMutex = "one std Mutex<HashMap> for every key: all requests queue on one lock",
         RwLock = "one RwLock<HashMap>: readers share, a writer excludes everyone",
@@ -27,20 +28,41 @@ dimension! {
     }
 }
 
+pub const WORK_US: Knob = Knob {
+    index: 0,
+    name: "store.work_us",
+    about: "µs of CPU work inside the store's critical section",
+    default: 0,
+    max: 100_000,
+};
+pub const IO_US: Knob = Knob {
+    index: 1,
+    name: "store.io_us",
+    about: "µs of simulated write-behind I/O per store write",
+    default: 0,
+    max: 1_000_000,
+};
+
 /// Keys are short printable names; anything else is a client bug worth a 400.
-pub fn validate_key(key: &str) -> Result<(), String> {
+pub fn validate_key(key: &str) -> Result<(), KeyError> {
     if key.is_empty() || key.len() > 128 {
-        return Err(format!("key must be 1..=128 bytes, got {}", key.len()));
+        return Err(KeyError::Length(key.len()));
     }
     if let Some(c) = key
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
     {
-        return Err(format!(
-            "key contains {c:?}: use letters, digits and - _ . : only"
-        ));
+        return Err(KeyError::Character(c));
     }
     Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeyError {
+    #[error("key must be 1..=128 bytes, got {0}")]
+    Length(usize),
+    #[error("key contains {0:?}: use letters, digits and - _ . : only")]
+    Character(char),
 }
 
 /// All four maps live side by side so a switch needs no migration; each variant only ever

@@ -21,8 +21,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::admin::Settings;
-use crate::observability::names;
+use crate::clients::http::{UPSTREAM_FAILURE_PERMILLE, UPSTREAM_LATENCY_US};
+use crate::dimensions::Settings;
+use crate::metric_names as names;
+use crate::model::Quote;
 
 pub struct Upstream {
     pub addr: SocketAddr,
@@ -106,20 +108,13 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Route
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Quote {
-    pub id: u64,
-    pub price_cents: u64,
-    pub currency: String,
-}
-
 async fn quote(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Response {
     metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
-    let latency = settings.upstream_latency_us.get();
+    let latency = settings.http_client.knob(&UPSTREAM_LATENCY_US);
     if latency > 0 {
         tokio::time::sleep(Duration::from_micros(latency)).await;
     }
-    let failure_permille = settings.upstream_failure_permille.get();
+    let failure_permille = settings.http_client.knob(&UPSTREAM_FAILURE_PERMILLE);
     if failure_permille > 0 && rand::random_range(0..1000) < failure_permille {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

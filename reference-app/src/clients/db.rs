@@ -5,13 +5,13 @@
 //! `sqlx` pool (`--pool-size`). Watch `db_connections_opened_total` and, when the pool is too
 //! small for the load, `db_pool_acquire_wait_nanoseconds_total`.
 
-use crate::codec::User;
 use crate::db::{Db, OneConnection, PooledConnection};
 use crate::dimension;
-use crate::observability::names;
+use crate::metric_names as names;
+use crate::model::User;
 
 dimension! {
-    pub enum DbClientKind as "db-client" {
+    pub enum DbClientKind as "db-client", default Pool {
         /// Naive.
         PerRequest = "open a new database connection for every request, close it afterwards",
         /// Optimized.

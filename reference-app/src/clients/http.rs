@@ -9,17 +9,35 @@ use std::time::Duration;
 
 use crate::dimension;
 use crate::error::ApiError;
-use crate::observability::names;
-use crate::upstream::Quote;
+use crate::metric_names as names;
+use crate::model::Quote;
+use crate::settings::Knob;
 
 dimension! {
-    pub enum HttpClientKind as "http-client" {
+    pub enum HttpClientKind as "http-client", default PerRequest, knobs [UPSTREAM_LATENCY_US, UPSTREAM_FAILURE_PERMILLE] {
         /// Naive.
         PerRequest = "a new reqwest::Client per request: root store, TCP connect and TLS handshake every time",
         /// Optimized.
         Shared = "one reqwest::Client for the process: its pool reuses kept-alive TLS connections",
     }
 }
+
+/// The upstream's behaviour is part of this dimension's experiment: how slow and how flaky the
+/// external service is that the clients call.
+pub const UPSTREAM_LATENCY_US: Knob = Knob {
+    index: 0,
+    name: "upstream.latency_us",
+    about: "µs the upstream HTTPS service waits before answering",
+    default: 0,
+    max: 10_000_000,
+};
+pub const UPSTREAM_FAILURE_PERMILLE: Knob = Knob {
+    index: 1,
+    name: "upstream.failure_permille",
+    about: "how many upstream calls in 1000 fail with 503",
+    default: 0,
+    max: 1000,
+};
 
 pub struct HttpClients {
     base_url: String,

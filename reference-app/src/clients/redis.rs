@@ -10,10 +10,10 @@ use redis::aio::ConnectionManager;
 
 use crate::dimension;
 use crate::error::ApiError;
-use crate::observability::names;
+use crate::metric_names as names;
 
 dimension! {
-    pub enum RedisClientKind as "redis-client" {
+    pub enum RedisClientKind as "redis-client", default PerRequest {
         /// Naive.
         PerRequest = "a new Redis connection per request",
         /// Optimized.
