@@ -7,27 +7,34 @@ default:
 
 # Run a lab: `just lab bulk-insert`, `just lab lock-contention --quick`, `just lab serialization --db postgres`
 lab name *args:
-    cargo build --release -p reference-app -p bench-harness
+    cargo build --release -p reference-app -p perflab
     ./target/release/perflab lab {{name}} {{args}}
 
 # Measure any URL (or two, for an A/B verdict): `just run http://127.0.0.1:8080/store/k --rate 2000`
 run *args:
-    cargo build --release -p bench-harness
+    cargo build --release -p perflab
     ./target/release/perflab run {{args}}
 
 # Start the reference service (SQLite in ./data by default); see `just serve --help`
 serve *args:
     cargo run --release -p reference-app -- {{args}}
 
-# Everything CI checks: formatting, lints, unit and integration tests (starts real PostgreSQL and Redis)
-# (two test threads: the end-to-end tests start real servers on a 2-core machine)
-test: lint
+# Everything CI checks: set-up, formatting, lints, unit and integration tests (starts real
+# PostgreSQL and Redis). Two test threads: the end-to-end tests start real servers on 2 cores.
+test: setup lint
     cargo build --workspace --bins
     RUST_TEST_THREADS=2 cargo test --workspace
 
+# Install what the tests need and is missing (PostgreSQL, Redis, wasm32-wasip2, componentize-py)
+setup:
+    scripts/setup
+
+# Formatting and clippy for the host workspace and every guest crate; the architecture's invariants
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
+    scripts/lint-guests
+    python3 scripts/check-architecture.py
 
 # Criterion benchmarks of the service's in-process parts (stores under contention, codecs)
 bench *args:
@@ -35,27 +42,28 @@ bench *args:
 
 # Create labs/NAME (a plugin that builds and runs, and a guide template)
 new-lab name:
-    cargo build --release -p bench-harness
+    cargo build --release -p perflab
     ./target/release/perflab new-lab {{name}}
 
 # List the labs
 labs:
-    cargo build --release -p bench-harness
+    cargo build --release -p perflab
     ./target/release/perflab labs
 
 # perflab's URL mode vs wrk on the same endpoint: throughput and client CPU per request
 bench-harness *args:
-    cargo build --release -p reference-app -p bench-harness
+    scripts/setup bench
+    cargo build --release -p reference-app -p perflab
     python3 scripts/bench-harness.py {{args}}
 
 # What one plugin call costs (Rust and Python guests) next to one HTTP round trip, and what
 # a call is made of in wasmtime (calls of growing shape)
 bench-plugins:
     cargo build --release -p reference-app
-    cargo bench -p bench-harness --bench plugin_calls
-    cargo bench -p bench-harness --bench call_shapes
+    cargo bench -p perflab-plugin-host --bench plugin_calls
+    cargo bench -p perflab-plugin-host --bench call_shapes
 
 # Memory soak: perflab at a fixed rate for 10 minutes, its RSS sampled every second
 soak *args:
-    cargo build --release -p reference-app -p bench-harness
+    cargo build --release -p reference-app -p perflab
     python3 scripts/soak.py {{args}}

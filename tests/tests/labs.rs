@@ -205,3 +205,40 @@ fn a_new_lab_builds_and_runs_at_once() {
     assert_eq!(doc["name"], "demo");
     assert_eq!(doc["variants"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn load_flags_override_the_lab_or_are_refused() {
+    // `--vus 4` replaces the lab's 16 VUs (and keeps its duration unless given).
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", "lock-contention", "--quick", "--no-prompt", "-q"])
+        .args([
+            "--vus",
+            "4",
+            "--duration",
+            "1s",
+            "--rounds",
+            "1",
+            "--warmup",
+            "0s",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0) | Some(3)), "{status}");
+    let doc = validate_report(&out.path().join("report.json"));
+    assert_eq!(doc["load"]["model"], "constant-vus");
+    assert_eq!(doc["load"]["vus"], 4);
+    assert_eq!(doc["load"]["duration"], 1.0);
+
+    // A flag that does not fit the lab's model is an error that names the conflict.
+    let refused = perflab()
+        .args(["lab", "lock-contention", "--quick", "--no-prompt", "-q"])
+        .args(["--max-vus", "8"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--max-vus applies to open models"), "{err}");
+}

@@ -154,10 +154,12 @@ impl PluginHost {
         let started = Instant::now();
         let (component, cached) = cache::load_or_compile(&self.engine, &wasm)
             .map_err(|e| fail(format!("cannot compile: {e:#}")))?;
-        check_version(&self.engine, &component).map_err(|found| PluginError::WrongVersion {
-            path: shown.clone(),
-            found,
-        })?;
+        if let Some(found) = other_version(&self.engine, &component) {
+            return Err(PluginError::WrongVersion {
+                path: shown.clone(),
+                found,
+            });
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -184,23 +186,21 @@ impl PluginHost {
     }
 }
 
-/// Finds the `perflab:experiment/lab@VERSION` export; `Err(found)` if it is another version.
-fn check_version(
-    engine: &Engine,
-    component: &wasmtime::component::Component,
-) -> Result<(), String> {
+/// `None` if the component exports `perflab:experiment/lab@VERSION`; otherwise what it
+/// exports instead, for the error message.
+fn other_version(engine: &Engine, component: &wasmtime::component::Component) -> Option<String> {
     let ty = component.component_type();
     let ours = format!("{WIT_PACKAGE}/lab@{WIT_VERSION}");
     let mut found = Vec::new();
     for (name, _) in ty.exports(engine) {
         if name == ours {
-            return Ok(());
+            return None;
         }
         if name.starts_with(WIT_PACKAGE) {
             found.push(name.to_string());
         }
     }
-    Err(if found.is_empty() {
+    Some(if found.is_empty() {
         "a component that does not export perflab:experiment/lab at all".into()
     } else {
         found.join(", ")

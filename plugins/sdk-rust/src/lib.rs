@@ -33,9 +33,9 @@ use std::cell::Cell;
 pub use exports::perflab::experiment::lab::{Guest as Lab, GuestVirtualUser};
 pub use perflab::experiment::host::{Level, log as host_log};
 pub use perflab::experiment::types::{
-    BodyNeed, Check, Comparison, ConstantArrivalRate, ConstantVus, Description, Header, LoadModel, Method, Metric,
-    Need, Param, ParamValue, RampingArrivalRate, RampingVus, Request, Response, Setting, Stage, Teaching, Threshold,
-    Value, VariantDef, VuConfig,
+    BodyNeed, Check, Comparison, ConstantArrivalRate, ConstantVus, Description, Header, LoadModel,
+    Method, Metric, Need, Param, ParamValue, RampingArrivalRate, RampingVus, Request, Response,
+    Setting, Stage, Teaching, Threshold, Value, VariantDef, VuConfig,
 };
 
 pub fn log(message: &str) {
@@ -45,17 +45,29 @@ pub fn log(message: &str) {
 // Paths and names take `impl Into<String>`: a `String` the lab just built moves in as it is,
 // and a `&str` is copied once. Every allocation here is paid on each `next-request`.
 fn request(method: Method, path: impl Into<String>) -> Request {
-    Request { method, path: path.into(), headers: Vec::new(), body: Vec::new(), name: String::new() }
+    Request {
+        method,
+        path: path.into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        name: String::new(),
+    }
 }
 
 pub fn get(path: impl Into<String>) -> Request {
     request(Method::Get, path)
 }
 pub fn put(path: impl Into<String>, body: impl Into<Vec<u8>>) -> Request {
-    Request { body: body.into(), ..request(Method::Put, path) }
+    Request {
+        body: body.into(),
+        ..request(Method::Put, path)
+    }
 }
 pub fn post(path: impl Into<String>, body: impl Into<Vec<u8>>) -> Request {
-    Request { body: body.into(), ..request(Method::Post, path) }
+    Request {
+        body: body.into(),
+        ..request(Method::Post, path)
+    }
 }
 
 /// `prefix` followed by `n` in decimal: `numbered("/store/key-", 7)` is `"/store/key-7"`.
@@ -84,54 +96,103 @@ impl Request {
         self
     }
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push(Header { name: name.into(), value: value.into() });
+        self.headers.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
         self
     }
 }
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
     }
 }
 
 pub fn check(name: &str, passed: bool) -> Check {
-    Check { name: name.to_string(), passed }
+    Check {
+        name: name.to_string(),
+        passed,
+    }
 }
 
 /// A service setting that selects a dimension's option, e.g. `option("store", "sharded")`.
 pub fn option(dimension: &str, value: &str) -> Setting {
-    Setting { name: dimension.to_string(), value: Value::Text(value.to_string()) }
+    Setting {
+        name: dimension.to_string(),
+        value: Value::Text(value.to_string()),
+    }
 }
 /// A numeric knob, e.g. `knob("store.work_us", 20)`.
 pub fn knob(name: &str, value: i64) -> Setting {
-    Setting { name: name.to_string(), value: Value::Integer(value) }
+    Setting {
+        name: name.to_string(),
+        value: Value::Integer(value),
+    }
 }
 
 pub fn variant(name: &str, description: &str, settings: Vec<Setting>) -> VariantDef {
-    VariantDef { name: name.to_string(), description: description.to_string(), settings }
+    VariantDef {
+        name: name.to_string(),
+        description: description.to_string(),
+        settings,
+    }
 }
 
 pub fn param(name: &str, description: &str, default: Value) -> Param {
-    Param { name: name.to_string(), description: description.to_string(), default }
+    Param {
+        name: name.to_string(),
+        description: description.to_string(),
+        default,
+    }
 }
 
 /// The threshold every lab starts from: fewer than `rate` (e.g. 0.01 = 1 %) of requests fail,
 /// in every variant.
 pub fn error_rate_below(rate: f64) -> Threshold {
-    Threshold { variant: None, metric: Metric::ErrorRate, op: Comparison::Lt, value: rate, relative_to: None }
+    Threshold {
+        variant: None,
+        metric: Metric::ErrorRate,
+        op: Comparison::Lt,
+        value: rate,
+        relative_to: None,
+    }
 }
 
 pub fn constant_vus(vus: u32, seconds: f64) -> LoadModel {
-    LoadModel::ConstantVus(ConstantVus { vus, duration_ms: (seconds * 1000.0) as u64, think_time_ms: 0 })
+    LoadModel::ConstantVus(ConstantVus {
+        vus,
+        duration_ms: (seconds * 1000.0) as u64,
+        think_time_ms: 0,
+    })
 }
 pub fn constant_rate(rate: f64, seconds: f64, max_vus: u32) -> LoadModel {
-    LoadModel::ConstantArrivalRate(ConstantArrivalRate { rate, duration_ms: (seconds * 1000.0) as u64, max_vus })
+    LoadModel::ConstantArrivalRate(ConstantArrivalRate {
+        rate,
+        duration_ms: (seconds * 1000.0) as u64,
+        max_vus,
+    })
 }
 
 /// `variant.metric op factor × relative_to.metric`, judged on the confidence interval.
-pub fn relative(variant: &str, metric: Metric, op: Comparison, factor: f64, relative_to: &str) -> Threshold {
-    Threshold { variant: Some(variant.to_string()), metric, op, value: factor, relative_to: Some(relative_to.to_string()) }
+pub fn relative(
+    variant: &str,
+    metric: Metric,
+    op: Comparison,
+    factor: f64,
+    relative_to: &str,
+) -> Threshold {
+    Threshold {
+        variant: Some(variant.to_string()),
+        metric,
+        op,
+        value: factor,
+        relative_to: Some(relative_to.to_string()),
+    }
 }
 
 /// Looks a parameter up: the value given on the command line, or `default`.

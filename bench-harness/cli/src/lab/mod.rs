@@ -56,7 +56,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let mut env = environment::capture(args.load.seed, args.load.threads);
     // Everything started here is stopped when `services` is dropped, whatever happens below.
-    let services = LabServices::start(&desc, &args, &report_dir, &mut env)?;
+    let services = LabServices::start(&desc, &args, &root, &report_dir, &mut env)?;
 
     let (target, _) = Target::resolve(&services.base_url, false).await?;
     let workload = Arc::new(PluginWorkload::new(

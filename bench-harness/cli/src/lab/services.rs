@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use perflab_plugin_host::wit;
 use perflab_report::Environment;
+use perflab_services::ServiceError;
 use perflab_services::postgres::ThrowawayPostgres;
 use perflab_services::redis::ThrowawayRedis;
 use perflab_services::service::{ServiceProcess, locate_binary};
@@ -29,6 +30,7 @@ impl LabServices {
     pub fn start(
         desc: &wit::Description,
         args: &LabArgs,
+        root: &Path,
         report_dir: &Path,
         env: &mut Environment,
     ) -> anyhow::Result<LabServices> {
@@ -40,12 +42,16 @@ impl LabServices {
         let own_service = args.target.is_none();
         let postgres = if args.db == Database::Postgres && args.db_url.is_none() && own_service {
             eprintln!("perflab: starting a throwaway PostgreSQL cluster");
-            Some(ThrowawayPostgres::start()?)
+            Some(installing_if_missing(
+                root,
+                "postgres",
+                ThrowawayPostgres::start,
+            )?)
         } else {
             None
         };
         let redis = if needs(wit::Need::Redis) && own_service {
-            Some(ThrowawayRedis::start()?)
+            Some(installing_if_missing(root, "redis", ThrowawayRedis::start)?)
         } else {
             None
         };
@@ -99,6 +105,38 @@ impl LabServices {
             _postgres: postgres,
             _data_dir: data_dir,
         })
+    }
+}
+
+/// Starts a throwaway server; when its program is not installed, installs it the way the tests
+/// do (`scripts/setup PART`, which says what it installs, or refuses with the command to run)
+/// and tries once more.
+fn installing_if_missing<T>(
+    root: &Path,
+    part: &str,
+    start: impl Fn() -> Result<T, ServiceError>,
+) -> anyhow::Result<T> {
+    match start() {
+        Err(ServiceError::NotInstalled { program, hint }) => {
+            let setup = root.join("scripts").join("setup");
+            if !setup.is_file() {
+                anyhow::bail!("cannot find `{program}`: {hint}");
+            }
+            eprintln!(
+                "perflab: `{program}` is not installed; installing it with scripts/setup {part}"
+            );
+            let status = std::process::Command::new(&setup)
+                .arg(part)
+                .status()
+                .with_context(|| format!("running {}", setup.display()))?;
+            if !status.success() {
+                anyhow::bail!(
+                    "`{program}` is not installed and scripts/setup {part} could not install it ({status}): {hint}"
+                );
+            }
+            Ok(start()?)
+        }
+        other => Ok(other?),
     }
 }
 

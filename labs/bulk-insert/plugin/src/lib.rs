@@ -14,12 +14,28 @@ impl Lab for BulkInsert {
         let batch = int_param(&params, "batch_rows", 1000);
         let insert = |name: &str| vec![option("insert", name), knob("insert.batch_rows", batch)];
         let mut variants = vec![
-            variant("per-row-autocommit", "one INSERT per row, each its own transaction (one fsync per row)", insert("per-row-autocommit")),
-            variant("per-row-transaction", "the same INSERTs inside one transaction (one fsync)", insert("per-row-transaction")),
-            variant("multi-row-values", "INSERT ... VALUES (..),(..) in batches", insert("multi-row-values")),
+            variant(
+                "per-row-autocommit",
+                "one INSERT per row, each its own transaction (one fsync per row)",
+                insert("per-row-autocommit"),
+            ),
+            variant(
+                "per-row-transaction",
+                "the same INSERTs inside one transaction (one fsync)",
+                insert("per-row-transaction"),
+            ),
+            variant(
+                "multi-row-values",
+                "INSERT ... VALUES (..),(..) in batches",
+                insert("multi-row-values"),
+            ),
         ];
         if db == "postgres" {
-            variants.push(variant("unnest", "one INSERT ... SELECT FROM UNNEST(arrays)", insert("unnest")));
+            variants.push(variant(
+                "unnest",
+                "one INSERT ... SELECT FROM UNNEST(arrays)",
+                insert("unnest"),
+            ));
             variants.push(variant("copy", "COPY ... FROM STDIN", insert("copy")));
         }
         Description {
@@ -27,8 +43,16 @@ impl Lab for BulkInsert {
             summary: format!("Storing {rows} rows per request, five ways, on {db}."),
             params: vec![
                 param("rows", "rows per request (1..=100000)", Value::Integer(100)),
-                param("batch_rows", "rows per multi-row VALUES statement", Value::Integer(1000)),
-                param("db", "set by perflab from --db", Value::Text("sqlite".into())),
+                param(
+                    "batch_rows",
+                    "rows per multi-row VALUES statement",
+                    Value::Integer(1000),
+                ),
+                param(
+                    "db",
+                    "set by perflab from --db",
+                    Value::Text("sqlite".into()),
+                ),
             ],
             variants,
             load: constant_vus(2, 8.0),
@@ -37,15 +61,32 @@ impl Lab for BulkInsert {
             quick_rounds: 2,
             warmup_ms: 1000,
             thresholds: vec![
-                relative("multi-row-values", Metric::Throughput, Comparison::Ge, 2.0, "per-row-autocommit"),
+                relative(
+                    "multi-row-values",
+                    Metric::Throughput,
+                    Comparison::Ge,
+                    2.0,
+                    "per-row-autocommit",
+                ),
                 error_rate_below(0.01),
             ],
             teaching: Teaching {
-                hypothesis: "Inserting rows one by one is slow because of the round trips; batching them is faster.".into(),
+                hypothesis: "Inserting rows one by one is slow because of the round trips; \
+                    batching them is faster."
+                    .into(),
                 prediction_prompt: format!(
-                    "{rows} rows per request on {db}. Which costs more per row in autocommit: the network round trip (~35 µs) or the commit? How many times faster is one transaction?"
+                    "{rows} rows per request on {db}. Which costs more per row in autocommit: the \
+                        network round trip (~35 µs) or the commit? How many times faster is one \
+                        transaction?"
                 ),
-                explanation: "Compare `db_commits` and `db_statements` per request with the fsync latency printed above. In autocommit every row is a commit, and every commit waits for the disk (fsync) — that, not the round trip, is the cost: the same statements in ONE transaction are already nearly as fast as batching. Multi-row VALUES then removes most statements; UNNEST sends one statement whatever N is, and COPY streams rows without per-row statements. On a disk with a fast fsync (or synchronous=off) the gap shrinks: measure yours.".into(),
+                explanation: "Compare `db_commits` and `db_statements` per request with the fsync \
+                    latency printed above. In autocommit every row is a commit, and every commit \
+                    waits for the disk (fsync) — that, not the round trip, is the cost: the same \
+                    statements in ONE transaction are already nearly as fast as batching. \
+                    Multi-row VALUES then removes most statements; UNNEST sends one statement \
+                    whatever N is, and COPY streams rows without per-row statements. On a disk \
+                    with a fast fsync (or synchronous=off) the gap shrinks: measure yours."
+                    .into(),
             },
             needs: vec![Need::FsyncProbe],
             databases: vec!["sqlite".into(), "postgres".into()],
@@ -65,7 +106,12 @@ struct User {
 impl GuestVirtualUser for User {
     fn new(config: VuConfig) -> Self {
         let rows = int_param(&config.params, "rows", 100).clamp(1, 100_000) as u64;
-        User { rng: Rng::new(config.seed), rows, vu: config.vu, all_inserted: format!("\"inserted\":{rows}") }
+        User {
+            rng: Rng::new(config.seed),
+            rows,
+            vu: config.vu,
+            all_inserted: format!("\"inserted\":{rows}"),
+        }
     }
 
     fn next_request(&self, iteration: u64) -> Result<Request, String> {
@@ -96,7 +142,9 @@ impl GuestVirtualUser for User {
             body.push('}');
         }
         body.push_str("]}");
-        Ok(post("/insert/events", body).header("content-type", "application/json").named("insert"))
+        Ok(post("/insert/events", body)
+            .header("content-type", "application/json")
+            .named("insert"))
     }
 
     fn check_response(&self, response: Response) -> Vec<Check> {

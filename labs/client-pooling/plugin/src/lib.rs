@@ -21,17 +21,41 @@ impl Lab for ClientPooling {
         let client = text_param(&params, "client", "http");
         let latency_us = int_param(&params, "upstream_latency_us", 0);
         let (dim, pooled, counter) = dimension(&client);
-        let settings = |option_name: &str| vec![option(dim, option_name), knob("upstream.latency_us", latency_us)];
+        let settings = |option_name: &str| {
+            vec![
+                option(dim, option_name),
+                knob("upstream.latency_us", latency_us),
+            ]
+        };
         Description {
             name: "client-pooling".into(),
-            summary: format!("A new {client} client per request vs one pooled client shared by all requests."),
+            summary: format!(
+                "A new {client} client per request vs one pooled client shared by \
+                all requests."
+            ),
             params: vec![
-                param("client", "which client: http (HTTPS upstream), redis, or db", Value::Text("http".into())),
-                param("upstream_latency_us", "latency of the upstream service (http only)", Value::Integer(0)),
+                param(
+                    "client",
+                    "which client: http (HTTPS upstream), redis, or db",
+                    Value::Text("http".into()),
+                ),
+                param(
+                    "upstream_latency_us",
+                    "latency of the upstream service (http only)",
+                    Value::Integer(0),
+                ),
             ],
             variants: vec![
-                variant("per-request", "build a client / open a connection for every request", settings("per-request")),
-                variant(pooled, "one long-lived client whose connections are reused", settings(pooled)),
+                variant(
+                    "per-request",
+                    "build a client / open a connection for every request",
+                    settings("per-request"),
+                ),
+                variant(
+                    pooled,
+                    "one long-lived client whose connections are reused",
+                    settings(pooled),
+                ),
             ],
             load: constant_vus(8, 8.0),
             quick_load: constant_vus(8, 1.5),
@@ -43,15 +67,28 @@ impl Lab for ClientPooling {
                 error_rate_below(0.01),
             ],
             teaching: Teaching {
-                hypothesis: "Creating a client per request pays connection set-up every time; a pooled client pays it once.".into(),
+                hypothesis: "Creating a client per request pays connection set-up every time; a \
+                    pooled client pays it once."
+                    .into(),
                 prediction_prompt: format!(
-                    "8 clients calling the {client} dependency. Per request, how long does building a new client cost here: 10 µs, 100 µs, 1 ms or 10 ms? How many times faster is the pooled variant?"
+                    "8 clients calling the {client} dependency. Per request, how long does \
+                        building a new client cost here: 10 µs, 100 µs, 1 ms or 10 ms? How many \
+                        times faster is the pooled variant?"
                 ),
                 explanation: format!(
-                    "`{counter}` per request is ~1 for per-request and ~0 for {pooled}: every naive request builds a client (for HTTPS: loads a TLS root store, ~4 ms of CPU) and does a TCP connect plus TLS handshake; the pooled client reuses kept-alive connections. On loopback the TCP handshake itself is only ~50 µs — the cost is client construction and TLS. The guides' 10–50 ms per connection is a WAN figure: measure yours."
+                    "`{counter}` per request is ~1 for per-request and ~0 for {pooled}: every \
+                        naive request builds a client (for HTTPS: loads a TLS root store, ~4 ms \
+                        of CPU) and does a TCP connect plus TLS handshake; the pooled client \
+                        reuses kept-alive connections. On loopback the TCP handshake itself is \
+                        only ~50 µs — the cost is client construction and TLS. The guides' 10–50 \
+                        ms per connection is a WAN figure: measure yours."
                 ),
             },
-            needs: if client == "redis" { vec![Need::Redis] } else { vec![] },
+            needs: if client == "redis" {
+                vec![Need::Redis]
+            } else {
+                vec![]
+            },
             databases: vec!["sqlite".into(), "postgres".into()],
             body_need: BodyNeed::None,
         }
@@ -65,7 +102,10 @@ struct User {
 
 impl GuestVirtualUser for User {
     fn new(config: VuConfig) -> Self {
-        User { rng: Rng::new(config.seed), client: text_param(&config.params, "client", "http") }
+        User {
+            rng: Rng::new(config.seed),
+            client: text_param(&config.params, "client", "http"),
+        }
     }
 
     fn next_request(&self, iteration: u64) -> Result<Request, String> {
@@ -80,7 +120,10 @@ impl GuestVirtualUser for User {
     }
 
     fn check_response(&self, response: Response) -> Vec<Check> {
-        vec![check("status is 2xx", (200..300).contains(&response.status))]
+        vec![check(
+            "status is 2xx",
+            (200..300).contains(&response.status),
+        )]
     }
 }
 

@@ -13,21 +13,64 @@ impl Lab for LockContention {
     fn describe(params: Vec<ParamValue>) -> Description {
         let work_us = int_param(&params, "work_us", 20);
         let io_us = int_param(&params, "io_us", 500);
-        let settings = |store: &str| vec![option("store", store), knob("store.work_us", work_us), knob("store.io_us", io_us)];
+        let settings = |store: &str| {
+            vec![
+                option("store", store),
+                knob("store.work_us", work_us),
+                knob("store.io_us", io_us),
+            ]
+        };
         Description {
             name: "lock-contention".into(),
-            summary: "One global lock vs a read/write lock vs a sharded map, with real work inside the critical section.".into(),
+            summary: "One global lock vs a read/write lock vs a sharded map, with real work \
+                inside the critical section."
+                .into(),
             params: vec![
-                param("work_us", "µs of CPU work done while holding the lock (0 = a bare map operation)", Value::Integer(20)),
-                param("keys", "distinct keys the virtual users touch", Value::Integer(64)),
-                param("read_percent", "share of requests that are reads", Value::Integer(READ_PERCENT_DEFAULT)),
-                param("io_us", "µs of slow I/O per write (write-behind); mutex-across-io holds the lock during it", Value::Integer(500)),
+                param(
+                    "work_us",
+                    "µs of CPU work done while holding the lock (0 = a bare map \
+                    operation)",
+                    Value::Integer(20),
+                ),
+                param(
+                    "keys",
+                    "distinct keys the virtual users touch",
+                    Value::Integer(64),
+                ),
+                param(
+                    "read_percent",
+                    "share of requests that are reads",
+                    Value::Integer(READ_PERCENT_DEFAULT),
+                ),
+                param(
+                    "io_us",
+                    "µs of slow I/O per write (write-behind); mutex-across-io holds \
+                    the lock during it",
+                    Value::Integer(500),
+                ),
             ],
             variants: vec![
-                variant("global-mutex", "std Mutex<HashMap>: every request queues on one lock", settings("global-mutex")),
-                variant("rw-lock", "RwLock<HashMap>: readers share, writers exclude", settings("rw-lock")),
-                variant("sharded", "DashMap: one lock per shard", settings("sharded")),
-                variant("mutex-across-io", "the classic mistake: one lock held while awaiting the write's I/O", settings("mutex-across-io")),
+                variant(
+                    "global-mutex",
+                    "std Mutex<HashMap>: every request queues on one lock",
+                    settings("global-mutex"),
+                ),
+                variant(
+                    "rw-lock",
+                    "RwLock<HashMap>: readers share, writers exclude",
+                    settings("rw-lock"),
+                ),
+                variant(
+                    "sharded",
+                    "DashMap: one lock per shard",
+                    settings("sharded"),
+                ),
+                variant(
+                    "mutex-across-io",
+                    "the classic mistake: one lock held while awaiting the \
+                    write's I/O",
+                    settings("mutex-across-io"),
+                ),
             ],
             load: constant_vus(16, 8.0),
             quick_load: constant_vus(16, 1.5),
@@ -36,11 +79,25 @@ impl Lab for LockContention {
             warmup_ms: 2000,
             thresholds: vec![error_rate_below(0.01)],
             teaching: Teaching {
-                hypothesis: "Splitting one lock into many shards lets concurrent requests proceed in parallel, so a sharded map serves more requests per second than a global mutex.".into(),
+                hypothesis: "Splitting one lock into many shards lets concurrent requests proceed \
+                    in parallel, so a sharded map serves more requests per second than a global \
+                    mutex."
+                    .into(),
                 prediction_prompt: format!(
-                    "16 clients, 2 cores, {work_us} µs of CPU work inside the lock, 90 % reads. How much more throughput will `sharded` give than `global-mutex`: none, 1.5×, 2×, or 10×? And how much will holding the lock across {io_us} µs of I/O per write cost?"
+                    "16 clients, 2 cores, {work_us} µs of CPU work inside the lock, 90 % reads. \
+                        How much more throughput will `sharded` give than `global-mutex`: none, \
+                        1.5×, 2×, or 10×? And how much will holding the lock across {io_us} µs of \
+                        I/O per write cost?"
                 ),
-                explanation: "Read `store_lock_wait_µs` per request. Sharding removes most of the waiting for the lock — but waiting is not the bottleneck when the CPU is: on 2 cores, shared with the load generator, the work inside the lock keeps every core busy whichever lock guards it, so throughput barely moves (that refutation is the lesson here). The lock that hurts is the one held across I/O: `mutex-across-io` makes every request wait for every write's I/O, and the lock wait per request explodes. Fix that first: never await while holding a lock.".into(),
+                explanation: "Read `store_lock_wait_µs` per request. Sharding removes most of the \
+                    waiting for the lock — but waiting is not the bottleneck when the CPU is: on \
+                    2 cores, shared with the load generator, the work inside the lock keeps every \
+                    core busy whichever lock guards it, so throughput barely moves (that \
+                    refutation is the lesson here). The lock that hurts is the one held across \
+                    I/O: `mutex-across-io` makes every request wait for every write's I/O, and \
+                    the lock wait per request explodes. Fix that first: never await while holding \
+                    a lock."
+                    .into(),
             },
             needs: vec![],
             databases: vec!["sqlite".into(), "postgres".into()],
@@ -60,7 +117,8 @@ impl GuestVirtualUser for User {
         User {
             rng: Rng::new(config.seed),
             keys: int_param(&config.params, "keys", 64).max(1) as u64,
-            read_percent: int_param(&config.params, "read_percent", READ_PERCENT_DEFAULT).clamp(0, 100) as u64,
+            read_percent: int_param(&config.params, "read_percent", READ_PERCENT_DEFAULT)
+                .clamp(0, 100) as u64,
         }
     }
 
@@ -78,7 +136,10 @@ impl GuestVirtualUser for User {
     }
 
     fn check_response(&self, response: Response) -> Vec<Check> {
-        vec![check("status is 2xx", (200..300).contains(&response.status))]
+        vec![check(
+            "status is 2xx",
+            (200..300).contains(&response.status),
+        )]
     }
 }
 

@@ -13,12 +13,31 @@ impl Lab for Serialization {
         let codec = |name: &str| vec![option("codec", name)];
         Description {
             name: "serialization".into(),
-            summary: format!("{users} user records as JSON vs MessagePack (named) vs MessagePack (compact)."),
-            params: vec![param("users", "records per response (1..=10000)", Value::Integer(1000))],
+            summary: format!(
+                "{users} user records as JSON vs MessagePack (named) vs MessagePack \
+                (compact)."
+            ),
+            params: vec![param(
+                "users",
+                "records per response (1..=10000)",
+                Value::Integer(1000),
+            )],
             variants: vec![
-                variant("json", "serde_json: every field name in every record", codec("json")),
-                variant("msgpack-named", "rmp-serde with field names", codec("msgpack-named")),
-                variant("msgpack-compact", "rmp-serde as arrays, no field names", codec("msgpack-compact")),
+                variant(
+                    "json",
+                    "serde_json: every field name in every record",
+                    codec("json"),
+                ),
+                variant(
+                    "msgpack-named",
+                    "rmp-serde with field names",
+                    codec("msgpack-named"),
+                ),
+                variant(
+                    "msgpack-compact",
+                    "rmp-serde as arrays, no field names",
+                    codec("msgpack-compact"),
+                ),
             ],
             load: constant_vus(8, 8.0),
             quick_load: constant_vus(8, 1.5),
@@ -27,11 +46,20 @@ impl Lab for Serialization {
             warmup_ms: 2000,
             thresholds: vec![error_rate_below(0.01)],
             teaching: Teaching {
-                hypothesis: "MessagePack is ~30 % smaller than JSON and faster to encode, so an API serving it is faster.".into(),
+                hypothesis: "MessagePack is ~30 % smaller than JSON and faster to encode, so an \
+                    API serving it is faster."
+                    .into(),
                 prediction_prompt: format!(
-                    "{users} users per response. How much smaller is each MessagePack flavour than JSON? Will throughput rise by as much?"
+                    "{users} users per response. How much smaller is each MessagePack flavour \
+                        than JSON? Will throughput rise by as much?"
                 ),
-                explanation: "Read `codec_bytes_encoded` and `codec_encode_µs` per request. Named MessagePack still sends every field name, so it saves only ~20 %; compact arrays save ~50 %. Encoding gets cheaper too, and on 2 busy cores that shows in throughput — but the bytes themselves cost microseconds on loopback: the size win pays off on real networks, in bandwidth bills and in storage, and compact arrays couple client and server to the field order.".into(),
+                explanation: "Read `codec_bytes_encoded` and `codec_encode_µs` per request. Named \
+                    MessagePack still sends every field name, so it saves only ~20 %; compact \
+                    arrays save ~50 %. Encoding gets cheaper too, and on 2 busy cores that shows \
+                    in throughput — but the bytes themselves cost microseconds on loopback: the \
+                    size win pays off on real networks, in bandwidth bills and in storage, and \
+                    compact arrays couple client and server to the field order."
+                    .into(),
             },
             needs: vec![],
             databases: vec!["sqlite".into(), "postgres".into()],
@@ -49,7 +77,9 @@ struct User {
 impl GuestVirtualUser for User {
     fn new(config: VuConfig) -> Self {
         let users = int_param(&config.params, "users", 1000).clamp(1, 10_000);
-        User { path: format!("/codec/users?count={users}") }
+        User {
+            path: format!("/codec/users?count={users}"),
+        }
     }
 
     fn next_request(&self, _iteration: u64) -> Result<Request, String> {
@@ -62,7 +92,10 @@ impl GuestVirtualUser for User {
         let ct = response.header("content-type").unwrap_or("");
         vec![
             check("status is 200", response.status == 200),
-            check("a json or msgpack body", ct.starts_with("application/json") || ct.starts_with("application/msgpack")),
+            check(
+                "a json or msgpack body",
+                ct.starts_with("application/json") || ct.starts_with("application/msgpack"),
+            ),
         ]
     }
 }
