@@ -67,3 +67,16 @@ bench-plugins:
 soak *args:
     cargo build --release -p reference-app -p perflab
     python3 scripts/soak.py {{args}}
+
+# What this machine can tell apart: noise by round length, A/A false claims, the noise floor
+# (`just calibrate --comparisons 40`; `--effect-work-us 2` measures power instead)
+calibrate *args:
+    cargo build --release -p reference-app -p perflab
+    ./target/release/perflab calibrate {{args}}
+
+# The verdict benchmarks of bench-harness/BENCHMARKS.md: 40 A/A comparisons, then 20 with a
+# known 2 µs difference of work per request (about an hour on 2 cores)
+bench-verdicts:
+    cargo build --release -p reference-app -p perflab
+    ./target/release/perflab calibrate --comparisons 40 --save .perflab/calibration.json
+    ./target/release/perflab calibrate --comparisons 20 --effect-work-us 2 --save .perflab/power.json

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Analysis;
-use crate::compare::{Verdict, verdict_of};
+use crate::compare::{Policy, Verdict, verdict_of};
 use crate::metric::Metric;
 use crate::stats::{self, Interval};
 
@@ -72,6 +72,7 @@ impl Baseline {
 
     /// Every variant of this run against the same variant in the baseline.
     pub fn compare(&self, analysis: &Analysis) -> BaselineComparison {
+        let policy: &Policy = &analysis.policy;
         let variants = analysis
             .variants
             .iter()
@@ -89,9 +90,9 @@ impl Baseline {
                         let iv = stats::unpaired_ratio(
                             saved.get(&m)?,
                             &analysis.per_round(&v.name, m),
-                            5,
+                            policy.confidence,
                         )?;
-                        Some((m, iv, verdict_of(&iv, m.better())))
+                        Some((m, iv, verdict_of(&iv, m.better(), policy.margin)))
                     })
                     .collect();
                 VariantAgainstBaseline {

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
+use crate::compare::Policy;
 use crate::summary::Hist;
+use crate::validity::ValidityLimits;
 
 /// One measured round of one variant.
 pub struct RoundMeasurement {
@@ -17,6 +21,10 @@ pub struct RoundMeasurement {
     pub lag: Option<Hist>,
     pub ok: u64,
     pub errors: u64,
+    /// Requests that completed in the round's settle period: not measured, but the server
+    /// served them, so its counters are divided by them too.
+    pub settling: u64,
+    /// The measured part's length.
     pub seconds: f64,
     pub late_sends: u64,
     pub unsent: u64,
@@ -24,6 +32,8 @@ pub struct RoundMeasurement {
     pub checks_passed: u64,
     pub checks_failed: u64,
     pub harness_cpu_seconds: f64,
+    /// CPU time the hypervisor stole from this machine during the round, in percent.
+    pub steal_percent: Option<f64>,
     pub error_kinds: BTreeMap<String, u64>,
     pub error_examples: BTreeMap<String, String>,
     pub failed_checks: BTreeMap<String, u64>,
@@ -40,8 +50,28 @@ pub struct RunInput<'a> {
     pub rounds: &'a [RoundMeasurement],
     /// An open model fixes the rate, so throughput is not compared.
     pub open_model: bool,
-    /// Rounds each variant was planned to run.
-    pub planned_rounds: u32,
-    /// Seeds the bootstrap, so the same data gives the same intervals.
-    pub seed: u64,
+    pub policy: Policy,
+    pub limits: ValidityLimits,
+    /// Variants whose warm-up never reached a steady state.
+    pub unsettled: &'a [String],
+    /// Times the service did not answer its readiness check, in words (`after block 3`).
+    pub not_ready: &'a [String],
+    /// Why the rounds ended (`None` while they are still running).
+    pub stop: Option<StopReason>,
+}
+
+/// Why the rounds ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// `--rounds`, or `--quick`: a fixed number of blocks.
+    FixedRounds,
+    /// Every headline interval reached the precision target.
+    PrecisionReached,
+    /// The next block would not fit the time budget.
+    BudgetExhausted,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The service stopped answering its readiness check.
+    ServiceNotReady,
 }

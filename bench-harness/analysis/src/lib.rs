@@ -1,6 +1,6 @@
 //! From recorded rounds to numbers: sample → statistics → comparison, as criterion's
 //! `analysis/`. Everything here is a pure function of its input: no clock, no files, no
-//! network, and a seeded generator wherever there is randomness (the bootstrap), so the same
+//! network, no randomness, so the same
 //! rounds always give the same report.
 //!
 //! - [`input`]: what was measured, round by round;
@@ -19,15 +19,17 @@ pub mod metric;
 pub mod stats;
 pub mod summary;
 pub mod thresholds;
+pub mod validity;
 pub mod warnings;
 
 use std::collections::BTreeMap;
 
-pub use compare::{Comparison, MetricComparison, Verdict};
-pub use input::{RoundMeasurement, RunInput};
+pub use compare::{Comparison, Correction, MetricComparison, Policy, Verdict};
+pub use input::{RoundMeasurement, RunInput, StopReason};
 pub use metric::{Better, Metric, Unit};
 pub use stats::Interval;
 pub use summary::{Hist, Percentiles, Summary, SummaryParts, new_hist};
+pub use validity::{InvalidReason, ValidityLimits};
 pub use warnings::Warning;
 
 /// One measured round, summarised.
@@ -39,6 +41,7 @@ pub struct RoundResult {
     pub summary: Summary,
     pub per_second: Vec<[u64; 2]>,
     pub counters: BTreeMap<String, f64>,
+    pub steal_percent: Option<f64>,
 }
 
 /// One variant, all its rounds merged.
@@ -59,7 +62,11 @@ pub struct Analysis {
     pub variants: Vec<VariantResult>,
     pub comparisons: Vec<Comparison>,
     pub warnings: Vec<Warning>,
+    /// Why the run cannot be trusted at all (empty: it can).
+    pub invalid: Vec<InvalidReason>,
     pub open_model: bool,
+    pub policy: Policy,
+    pub correction: Correction,
 }
 
 impl Analysis {
@@ -88,6 +95,7 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
             summary: Summary::from_parts(parts),
             per_second: r.per_second.clone(),
             counters: r.counters.clone(),
+            steal_percent: r.steal_percent,
         });
     }
     let variants: Vec<VariantResult> = input
@@ -96,21 +104,35 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
         .zip(&merged)
         .map(|(name, m)| m.result(name, input.open_model))
         .collect();
-    let comparisons = compare::compare_all(&rounds, &variants, input.open_model, input.seed);
+    let comparisons = compare::compare_all(&rounds, &variants, input.open_model, &input.policy);
     let mut warnings = Vec::new();
     generator_warnings(&variants, input.open_model, &mut warnings);
-    noise_warnings(&rounds, &comparisons, &mut warnings);
-    if input.planned_rounds < 3 && n > 1 {
-        warnings.push(Warning::FewRounds {
-            rounds: input.planned_rounds,
+    drift_warnings(&comparisons, &mut warnings);
+    if let Some(pairs) = comparisons.iter().map(|c| c.pairs).min() {
+        let level = compare::correction(n, input.open_model, &input.policy).per_interval;
+        if pairs < stats::min_pairs(level) {
+            warnings.push(Warning::FewPairs { pairs });
+        } else if input.stop == Some(StopReason::BudgetExhausted)
+            && let Some(widest) = compare::widest_headline(&comparisons)
+        {
+            warnings.push(Warning::BudgetBeforePrecision { widest });
+        }
+    }
+    for variant in input.unsettled {
+        warnings.push(Warning::NeverSettled {
+            variant: variant.clone(),
         });
     }
+    let invalid = validity::check(&variants, input.open_model, &input.limits, input.not_ready);
     Analysis {
+        correction: compare::correction(n, input.open_model, &input.policy),
         rounds,
         variants,
         comparisons,
         warnings,
+        invalid,
         open_model: input.open_model,
+        policy: input.policy,
     }
 }
 
@@ -121,6 +143,7 @@ fn parts_of(r: &RoundMeasurement) -> SummaryParts<'_> {
         lag: r.lag.as_ref(),
         ok: r.ok,
         errors: r.errors,
+        settling: r.settling,
         seconds: r.seconds,
         late_sends: r.late_sends,
         unsent: r.unsent,
@@ -140,6 +163,7 @@ struct Merged {
     lag: Hist,
     ok: u64,
     errors: u64,
+    settling: u64,
     seconds: f64,
     late: u64,
     unsent: u64,
@@ -160,6 +184,7 @@ impl Default for Merged {
             lag: new_hist(),
             ok: 0,
             errors: 0,
+            settling: 0,
             seconds: 0.0,
             late: 0,
             unsent: 0,
@@ -190,6 +215,7 @@ impl Merged {
         }
         self.ok += r.ok;
         self.errors += r.errors;
+        self.settling += r.settling;
         self.seconds += r.seconds;
         self.late += r.late_sends;
         self.unsent += r.unsent;
@@ -216,6 +242,7 @@ impl Merged {
             lag: open_model.then_some(&self.lag),
             ok: self.ok,
             errors: self.errors,
+            settling: self.settling,
             seconds: self.seconds,
             late_sends: self.late,
             unsent: self.unsent,
@@ -226,7 +253,8 @@ impl Merged {
             error_examples: self.error_examples.clone(),
             failed_checks: self.failed_checks.clone(),
         });
-        let requests = summary.requests;
+        // The server served the settle periods' requests too.
+        let requests = summary.requests + summary.settling;
         VariantResult {
             name: name.to_string(),
             spectrum: summary::spectrum(&self.latency)
@@ -254,10 +282,7 @@ fn generator_warnings(variants: &[VariantResult], open: bool, warnings: &mut Vec
     for v in variants {
         let s = &v.summary;
         if s.requests == 0 {
-            warnings.push(Warning::NoRequests {
-                variant: v.name.clone(),
-            });
-            continue;
+            continue; // an invalid run: see validity
         }
         if open && (s.late_sends as f64 > 0.01 * s.requests as f64 || s.unsent > 0) {
             warnings.push(Warning::LateSends {
@@ -284,23 +309,21 @@ fn generator_warnings(variants: &[VariantResult], open: bool, warnings: &mut Vec
     }
 }
 
-fn noise_warnings(rounds: &[RoundResult], comparisons: &[Comparison], warnings: &mut Vec<Warning>) {
+/// A per-pair ratio that moves with time means the pairing did not cancel the machine's drift
+/// (or one variant warms up or degrades as the run goes on).
+fn drift_warnings(comparisons: &[Comparison], warnings: &mut Vec<Warning>) {
     for c in comparisons {
-        for mc in c
-            .metrics
-            .iter()
-            .filter(|m| matches!(m.metric, Metric::Throughput | Metric::P99))
-        {
-            let effect = mc.interval.estimate.ln().abs();
-            let noise = [&c.baseline, &c.candidate]
-                .iter()
-                .map(|v| stats::spread(&compare::per_round(rounds, v, mc.metric)))
-                .fold(0.0, f64::max);
-            if noise > 0.05 && noise > effect {
-                warnings.push(Warning::Noisy {
+        for mc in c.metrics.iter().filter(|m| m.headline) {
+            if mc.per_pair.len() < 8 {
+                continue;
+            }
+            let logs: Vec<f64> = mc.per_pair.iter().map(|r| r.ln()).collect();
+            if let Some((rho, p)) = stats::trend(&logs)
+                && p < 0.01
+            {
+                warnings.push(Warning::Drift {
                     metric: mc.metric,
-                    noise,
-                    effect,
+                    rho,
                     baseline: c.baseline.clone(),
                     candidate: c.candidate.clone(),
                 });

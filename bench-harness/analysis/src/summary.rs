@@ -71,6 +71,9 @@ pub struct Summary {
     pub requests: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Requests that completed during settle periods (not measured).
+    #[serde(default)]
+    pub settling: u64,
     pub error_rate: f64,
     /// Completed requests per second of round time.
     pub throughput: f64,
@@ -106,6 +109,7 @@ pub struct SummaryParts<'a> {
     pub lag: Option<&'a Hist>,
     pub ok: u64,
     pub errors: u64,
+    pub settling: u64,
     pub seconds: f64,
     pub late_sends: u64,
     pub unsent: u64,
@@ -131,6 +135,7 @@ impl Summary {
             requests,
             ok: p.ok,
             errors: p.errors,
+            settling: p.settling,
             error_rate: per(p.errors as f64),
             throughput: if p.seconds > 0.0 {
                 requests as f64 / p.seconds

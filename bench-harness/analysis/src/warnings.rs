@@ -8,9 +8,6 @@ use crate::Metric;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Warning {
-    NoRequests {
-        variant: String,
-    },
     /// Open model: the schedule was not kept.
     LateSends {
         variant: String,
@@ -29,23 +26,24 @@ pub enum Warning {
         rate: f64,
         kinds: Vec<(String, u64)>,
     },
-    /// Rounds of one variant vary more than the effect between variants.
-    Noisy {
+    /// Too few pairs for an interval at the run's confidence (a run cut short).
+    FewPairs { pairs: usize },
+    /// The time budget ran out before the intervals reached the precision target.
+    BudgetBeforePrecision { widest: f64 },
+    /// The per-pair ratio trends with time (Spearman's ρ, p < 0.01).
+    Drift {
         metric: Metric,
-        noise: f64,
-        effect: f64,
+        rho: f64,
         baseline: String,
         candidate: String,
     },
-    FewRounds {
-        rounds: u32,
-    },
+    /// The warm-up ended at its cap before throughput settled (MSER-5).
+    NeverSettled { variant: String },
 }
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Warning::NoRequests { variant } => write!(f, "{variant}: no request completed"),
             Warning::LateSends {
                 variant,
                 late,
@@ -77,21 +75,27 @@ impl std::fmt::Display for Warning {
                     kinds.join(", ")
                 )
             }
-            Warning::Noisy {
+            Warning::FewPairs { pairs } => write!(
+                f,
+                "only {pairs} round pair(s): too few for an interval at this confidence, so there is no verdict; let the run finish, or give --max-time"
+            ),
+            Warning::BudgetBeforePrecision { widest } => write!(
+                f,
+                "the time budget ran out with intervals still ±{:.0} % wide: verdicts within that are inconclusive; give --max-time for more pairs",
+                widest * 100.0
+            ),
+            Warning::Drift {
                 metric,
-                noise,
-                effect,
+                rho,
                 baseline,
                 candidate,
             } => write!(
                 f,
-                "noisy: {metric} varies ±{:.0} % between rounds of one variant, more than the {:.0} % effect between {baseline} and {candidate}; add rounds or quiet the machine",
-                noise * 100.0,
-                effect * 100.0
+                "drift: the {metric} ratio of {candidate} to {baseline} moves with time (Spearman ρ = {rho:.2}); the machine or a variant changed during the run, so the interval may be too narrow"
             ),
-            Warning::FewRounds { rounds } => write!(
+            Warning::NeverSettled { variant } => write!(
                 f,
-                "only {rounds} round(s) per variant: confidence intervals from so few rounds are rough; use --rounds 5 or more"
+                "{variant}: throughput was still changing when the warm-up ended (MSER-5); give it a longer --warmup"
             ),
         }
     }

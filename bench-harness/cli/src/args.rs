@@ -31,6 +31,9 @@ pub enum Command {
     Labs,
     /// Create labs/NAME from the template: a plugin that builds and runs, and a guide to fill in.
     NewLab { name: String },
+    /// Measure what this machine can tell apart: its noise, an A/A false-claim rate, the
+    /// smallest detectable effect (and, with --effect-work-us, the power to find one).
+    Calibrate(crate::calibrate::CalibrateArgs),
 }
 
 impl Command {
@@ -39,6 +42,7 @@ impl Command {
         match self {
             Command::Run(a) => a.load.threads,
             Command::Lab(a) => a.load.threads,
+            Command::Calibrate(a) => a.load.threads,
             Command::Labs | Command::NewLab { .. } => 1,
         }
     }
@@ -64,10 +68,22 @@ pub struct LoadArgs {
     /// Pause between a VU's requests (closed models).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub think: Option<Duration>,
-    /// Measured rounds per variant.
+    /// A fixed number of blocks (each variant once per block) instead of stopping adaptively.
     #[arg(long)]
     pub rounds: Option<u32>,
-    /// Warm-up per variant before the measured rounds (discarded).
+    /// Stop adding blocks once every headline interval is within ±this, e.g. `3%`.
+    #[arg(long, value_parser = percent)]
+    pub precision: Option<f64>,
+    /// Time budget of the measured rounds (stops adding blocks when the next would not fit).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_time: Option<Duration>,
+    /// Practical margin: ratios within ±this count as equivalent, e.g. `2%`.
+    #[arg(long, value_parser = percent)]
+    pub margin: Option<f64>,
+    /// Not measured at the start of each round (after the variant switch).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub settle: Option<Duration>,
+    /// Most warm-up per variant before the measured rounds (it ends once throughput settles).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub warmup: Option<Duration>,
     /// Request timeout.
@@ -177,6 +193,22 @@ pub struct LabArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `3%` or `0.03`.
+pub fn percent(text: &str) -> Result<f64, String> {
+    let v = match text.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("{text:?}: expected a percentage such as 3% (or 0.03)"))?;
+    if v.is_finite() && v > 0.0 && v < 1.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{text:?}: expected a percentage between 0 and 100 %"
+        ))
+    }
 }
 
 fn threads(text: &str) -> Result<usize, String> {

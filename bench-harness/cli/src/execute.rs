@@ -4,18 +4,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use perflab_analysis::baseline::Baseline;
 use perflab_analysis::thresholds::{Threshold, ThresholdResult};
-use perflab_analysis::{Analysis, RoundMeasurement, RunInput, analyze};
-use perflab_report::{Environment, LabInfo, Meta, Report, VariantSetup};
+use perflab_analysis::{Analysis, Metric, RunInput, ValidityLimits, analyze};
+use perflab_report::{Environment, LabInfo, Meta, Report, RoundsInfo, Status, VariantSetup};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::OutputArgs;
 use crate::exit::Exit;
-use crate::experiment::{self, Outcome, Plan, RoundRecord};
+use crate::experiment::{self, Outcome, Plan};
 use crate::progress::Progress;
 use crate::{baseline_store, environment, now_rfc3339};
 
@@ -28,6 +27,8 @@ pub struct RunInfo {
     pub thresholds: Vec<Threshold>,
     /// Where reports go when `--out` is not given.
     pub reports_root: PathBuf,
+    /// This machine's `perflab calibrate` result, if one was saved.
+    pub calibration: Option<perflab_report::CalibrationNote>,
 }
 
 pub async fn execute(
@@ -46,19 +47,16 @@ pub async fn execute(
     let (outcome, environment) =
         run_experiment(&plan, output.quiet, &cancel, info.environment).await?;
 
-    let open = plan.model.is_open();
-    let measured: Vec<RoundMeasurement> = outcome
-        .rounds
-        .into_iter()
-        .map(|r| measurement(r, open))
-        .collect();
     let names: Vec<String> = plan.variants.iter().map(|v| v.name.clone()).collect();
     let analysis = analyze(&RunInput {
         variants: &names,
-        rounds: &measured,
-        open_model: open,
-        planned_rounds: plan.rounds,
-        seed: plan.seed,
+        rounds: &outcome.rounds,
+        open_model: plan.model.is_open(),
+        policy: plan.policy,
+        limits: validity_limits(&plan, &thresholds),
+        unsettled: &outcome.unsettled,
+        not_ready: &outcome.not_ready,
+        stop: Some(outcome.stop),
     });
     let judged = judge(&thresholds, &analysis, saved.as_ref());
     let against_saved = saved.as_ref().map(|b| b.compare(&analysis));
@@ -74,11 +72,10 @@ pub async fn execute(
         lab: info.lab,
         environment,
         incomplete_reason: outcome
-            .interrupted
+            .interrupted()
             .then(|| "interrupted (Ctrl-C)".to_string()),
         load: plan.model.clone(),
-        rounds_per_variant: plan.rounds,
-        warmup_seconds: plan.warmup.as_secs_f64(),
+        rounds: rounds_info(&plan, &outcome),
         variants: plan
             .variants
             .iter()
@@ -87,6 +84,7 @@ pub async fn execute(
                 target: v.target.base_url.clone(),
             })
             .collect(),
+        calibration: info.calibration,
     };
     let report = Report::new(meta, analysis, judged, against_saved);
 
@@ -100,12 +98,11 @@ pub async fn execute(
         save_baseline(&report, &baseline, &output.baseline_dir)?;
     }
     print_files(&files);
-    Ok(if !report.is_complete() {
-        Exit::Interrupted
-    } else if report.threshold_failed() {
-        Exit::ThresholdFailed
-    } else {
-        Exit::Ok
+    Ok(match report.status {
+        Status::Incomplete => Exit::Interrupted,
+        Status::Invalid => Exit::Invalid,
+        Status::Complete if report.threshold_failed() => Exit::ThresholdFailed,
+        Status::Complete => Exit::Ok,
     })
 }
 
@@ -116,6 +113,41 @@ fn all_thresholds(declared: Vec<Threshold>, given: &[String]) -> anyhow::Result<
         all.push(text.parse()?);
     }
     Ok(all)
+}
+
+/// Where the run stops being a measurement: the generator's cores, and the error rate the
+/// run's own thresholds allow (the strictest `error_rate <` limit, or 5 %).
+fn validity_limits(plan: &Plan, thresholds: &[Threshold]) -> ValidityLimits {
+    let declared = thresholds
+        .iter()
+        .filter(|t| t.metric() == Metric::ErrorRate)
+        .filter_map(Threshold::upper_limit)
+        .fold(f64::INFINITY, f64::min);
+    let defaults = ValidityLimits::default();
+    ValidityLimits {
+        generator_threads: plan.threads,
+        max_error_rate: if declared.is_finite() {
+            declared
+        } else {
+            defaults.max_error_rate
+        },
+        ..defaults
+    }
+}
+
+fn rounds_info(plan: &Plan, outcome: &Outcome) -> RoundsInfo {
+    RoundsInfo {
+        blocks: outcome.blocks,
+        stop_reason: outcome.stop,
+        fixed_blocks: plan.stop.fixed_blocks,
+        precision_target: plan.stop.precision,
+        max_time_seconds: plan.stop.max_time.as_secs_f64(),
+        measured_seconds: outcome.measured_for.as_secs_f64(),
+        round_seconds: plan.model.duration().as_secs_f64(),
+        settle_seconds: plan.settle.as_secs_f64(),
+        warmup_seconds: plan.warmup.as_secs_f64(),
+        unsettled: outcome.unsettled.clone(),
+    }
 }
 
 /// Runs the rounds with live progress, and notes what the machine did meanwhile.
@@ -132,45 +164,6 @@ async fn run_experiment(
     environment.loadavg_end = environment::loadavg();
     environment.steal_percent = environment::steal_percent(ticks_before, environment::cpu_ticks());
     Ok((outcome?, environment))
-}
-
-/// What the load generator recorded in one round, as analysis reads it.
-fn measurement(r: RoundRecord, open: bool) -> RoundMeasurement {
-    let rec = &r.data.recorder;
-    let seconds = r.data.elapsed.as_secs_f64();
-    RoundMeasurement {
-        variant: r.variant,
-        latency: rec.latency.merged(),
-        service: rec.service_time(),
-        lag: open.then(|| rec.lag.merged()),
-        ok: rec.ok.load(Ordering::Relaxed),
-        errors: rec.errors.load(Ordering::Relaxed),
-        seconds,
-        late_sends: rec.late_sends.load(Ordering::Relaxed),
-        unsent: r.data.unsent,
-        bytes_received: rec.bytes_received.load(Ordering::Relaxed),
-        checks_passed: rec.checks_passed.load(Ordering::Relaxed),
-        checks_failed: rec.checks_failed.load(Ordering::Relaxed),
-        harness_cpu_seconds: r.data.harness_cpu.as_secs_f64(),
-        error_kinds: rec
-            .error_kinds()
-            .into_iter()
-            .map(|(k, n)| (k.to_string(), n))
-            .collect(),
-        error_examples: rec
-            .error_examples()
-            .into_iter()
-            .map(|(k, m)| (k.label().to_string(), m))
-            .collect(),
-        failed_checks: rec.failed_checks(),
-        // Whole seconds only: a trailing partial second would read as a dip.
-        per_second: rec
-            .per_second((seconds.floor() as usize).max(1))
-            .into_iter()
-            .map(|(c, e)| [c, e])
-            .collect(),
-        counters: r.counters,
-    }
 }
 
 fn judge(
@@ -190,8 +183,8 @@ fn save_baseline(report: &Report, baseline: &Baseline, dir: &Path) -> anyhow::Re
         println!("\nbaseline {:?} saved to {}", baseline.name, path.display());
     } else {
         println!(
-            "\nbaseline {:?} not saved: the run is incomplete",
-            baseline.name
+            "\nbaseline {:?} not saved: the run is {:?}",
+            baseline.name, report.status
         );
     }
     Ok(())

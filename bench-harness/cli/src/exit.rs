@@ -9,6 +9,9 @@ pub enum Exit {
     // 2 is clap's usage error.
     /// The run finished and a threshold failed.
     ThresholdFailed,
+    /// The run cannot be trusted (the load generator, the schedule, errors or the service was
+    /// the problem): the report says why, and states no verdict.
+    Invalid,
     /// Ctrl-C (or SIGTERM): a partial report was written.
     Interrupted,
 }
@@ -19,6 +22,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Error => 1,
             Exit::ThresholdFailed => 3,
+            Exit::Invalid => 4,
             Exit::Interrupted => 130,
         }
     }

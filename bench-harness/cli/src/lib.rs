@@ -6,12 +6,14 @@
 
 pub mod args;
 pub mod baseline_store;
+pub mod calibrate;
 pub mod environment;
 pub mod execute;
 pub mod exit;
 pub mod experiment;
 pub mod lab;
 pub mod progress;
+pub mod rounds;
 pub mod run_url;
 
 /// The current time, as reports write it.

@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             Command::Lab(args) => perflab::lab::run_lab(args, cancel).await,
             Command::Labs => perflab::lab::print_labs(),
             Command::NewLab { name } => perflab::lab::new_lab(&name),
+            Command::Calibrate(args) => perflab::calibrate::calibrate(args, cancel).await,
         };
         result.unwrap_or_else(|e| {
             eprintln!("perflab: error: {e:#}");

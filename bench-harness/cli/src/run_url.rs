@@ -18,8 +18,9 @@ use crate::environment;
 use crate::execute::{RunInfo, execute};
 use crate::exit::Exit;
 use crate::experiment::{Plan, Variant};
+use crate::rounds::Defaults;
 
-/// Without load flags: 10 VUs for 10 s per round.
+/// Without load flags: 10 VUs.
 fn default_model() -> LoadModel {
     LoadModel::ConstantVus {
         vus: 10,
@@ -51,8 +52,13 @@ fn read_body(body: Option<&str>) -> anyhow::Result<Bytes> {
 }
 
 pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
-    let model = args.load.apply_to(default_model())?;
     let two = args.urls.len() == 2;
+    let defaults = if two {
+        Defaults::url_pair()
+    } else {
+        Defaults::single_url()
+    };
+    let rounds = args.load.round_plan(default_model(), defaults)?;
     let method: hyper::Method = args
         .method
         .parse()
@@ -87,17 +93,16 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
     }
     let plan = Plan {
         variants,
-        rounds: args.load.rounds.unwrap_or(if two { 5 } else { 1 }).max(1),
-        warmup: args.load.warmup.unwrap_or(if two {
-            Duration::from_secs(2)
-        } else {
-            Duration::ZERO
-        }),
-        model,
+        model: rounds.model,
+        settle: rounds.settle,
+        warmup: rounds.warmup,
+        stop: rounds.stop,
+        policy: rounds.policy,
         seed: args.load.seed,
         timeout: args.load.timeout,
         threads: args.load.threads,
         scrape_metrics: args.metrics,
+        readiness_path: None,
     };
     let info = RunInfo {
         name: if two { "url-ab".into() } else { "url".into() },
@@ -105,6 +110,7 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         environment: environment::capture(args.load.seed, args.load.threads),
         thresholds: Vec::new(),
         reports_root: PathBuf::from("reports"),
+        calibration: crate::calibrate::note(std::path::Path::new(".perflab/calibration.json")),
     };
     execute(plan, &args.output, info, cancel).await
 }

@@ -16,7 +16,7 @@ fn perflab() -> Command {
 
 fn validate(report: &Path) -> serde_json::Value {
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../report/schema/report.v1.json")).unwrap();
+        serde_json::from_str(include_str!("../../report/schema/report.v2.json")).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
@@ -54,7 +54,9 @@ fn an_ab_run_writes_reports_that_validate() {
     let doc = validate(&out.path().join("report.json"));
     assert_eq!(doc["status"], "complete");
     assert_eq!(doc["variants"].as_array().unwrap().len(), 2);
-    assert_eq!(doc["rounds"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["round_results"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["rounds"]["blocks"], 2);
+    assert_eq!(doc["rounds"]["stop_reason"], "fixed-rounds");
     assert!(
         doc["comparisons"][0]["verdict"]
             .as_str()
@@ -178,7 +180,7 @@ fn a_saved_baseline_is_compared_with_the_same_statistics() {
         doc["baseline"]["lines"][0]
             .as_str()
             .unwrap()
-            .contains("than the baseline")
+            .contains("against the baseline")
     );
     let (code, _) = run(&[
         "--baseline",
@@ -192,4 +194,101 @@ fn a_saved_baseline_is_compared_with_the_same_statistics() {
     // A baseline that does not exist is an error that says how to make one.
     let (code, _) = run(&["--baseline", "nope"]);
     assert_eq!(code, Some(1));
+}
+
+#[test]
+fn a_run_whose_target_fails_is_invalid_with_its_own_exit_code() {
+    let server = TestServer::start(Duration::from_micros(200));
+    server.answer_with(500);
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args([
+            "run",
+            &server.url("/a"),
+            &server.url("/b"),
+            "-c",
+            "2",
+            "-d",
+            "300ms",
+            "--rounds",
+            "8",
+            "--warmup",
+            "0s",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(4), "invalid runs exit 4");
+    let doc = validate(&out.path().join("report.json"));
+    assert_eq!(doc["status"], "invalid");
+    let reasons: Vec<&str> = doc["invalid_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("of requests failed")),
+        "{reasons:?}"
+    );
+    // Every rendering says there is no verdict, and why.
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("no verdict: this run is invalid"), "{text}");
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(md.contains("Invalid run") && md.contains("of requests failed"));
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("Invalid run") && html.contains("of requests failed"));
+}
+
+#[test]
+fn an_adaptive_run_stops_on_precision_or_budget_and_says_which() {
+    let server = TestServer::start(Duration::from_micros(500));
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args([
+            "run",
+            &server.url("/a"),
+            &server.url("/b"),
+            "-c",
+            "2",
+            "-d",
+            "200ms",
+            "--settle",
+            "50ms",
+            "--max-time",
+            "6s",
+            "--precision",
+            "20%",
+            "--warmup",
+            "0s",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let doc = validate(&out.path().join("report.json"));
+    let rounds = &doc["rounds"];
+    let reason = rounds["stop_reason"].as_str().unwrap();
+    assert!(
+        reason == "precision-reached" || reason == "budget-exhausted",
+        "{reason}"
+    );
+    // At least the pairs an interval needs; never past the budget.
+    let blocks = rounds["blocks"].as_u64().unwrap();
+    assert!(blocks >= 8, "{blocks} blocks");
+    assert!(rounds["measured_seconds"].as_f64().unwrap() <= 6.5);
+    let c = &doc["comparisons"][0];
+    assert_eq!(c["pairs"].as_u64().unwrap(), blocks);
+    for m in c["metrics"].as_array().unwrap() {
+        assert_eq!(m["per_pair"].as_array().unwrap().len() as u64, blocks);
+    }
+    // The same server twice: never a claimed difference.
+    for m in c["metrics"].as_array().unwrap() {
+        let v = m["verdict"].as_str().unwrap();
+        assert!(v == "equivalent" || v == "inconclusive", "{m}");
+    }
 }

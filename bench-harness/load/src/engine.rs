@@ -45,6 +45,9 @@ pub struct RoundConfig {
     pub timeout: Duration,
     /// Threads the runtime records from (for histogram shards).
     pub threads: usize,
+    /// The first part of the round, not measured (see [`Recorder`]). The model runs for its
+    /// duration *plus* this.
+    pub settle: Duration,
     /// Cancelled on Ctrl-C: in-flight requests are abandoned and the round ends at once.
     pub cancel: CancellationToken,
     /// Called twice a second with live figures.
@@ -53,6 +56,7 @@ pub struct RoundConfig {
 
 pub struct RoundData {
     pub recorder: Recorder,
+    /// The measured part of the round (after the settle period).
     pub elapsed: Duration,
     /// Open models: scheduled sends that never started before the end (target too slow, or
     /// not enough VUs). Reported, never hidden.
@@ -87,16 +91,22 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
                 .virtual_user(i, cfg.seed.wrapping_add(i as u64))?,
         );
     }
-    let duration = cfg.model.duration();
-    let open = cfg.model.is_open();
+    // The settle period runs the same model; it is only not measured.
+    let model = if cfg.settle.is_zero() {
+        cfg.model
+    } else {
+        cfg.model.with_duration(cfg.model.duration() + cfg.settle)
+    };
+    let duration = model.duration();
+    let open = model.is_open();
     let cpu_before = process_cpu();
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        schedule: ArrivalSchedule::for_model(&cfg.model),
-        model: cfg.model,
+        schedule: ArrivalSchedule::for_model(&model),
+        model,
         target: cfg.target,
         timeout: cfg.timeout,
-        recorder: Recorder::new(duration, cfg.threads, open),
+        recorder: Recorder::new(duration, cfg.threads, open, cfg.settle),
         start,
         end: start + duration,
         cancel: cfg.cancel.child_token(),
@@ -184,10 +194,11 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
     if let Some(s) = scheduler {
         let _ = s.join();
     }
-    let elapsed = start.elapsed();
+    let total = start.elapsed();
     if let Some(e) = failure {
         return Err(e);
     }
+    let elapsed = total.saturating_sub(cfg.settle);
     let scheduled =
         shared.next_slot.load(Ordering::Relaxed) + shared.slots.available_permits() as u64;
     let claimed = shared.next_slot.load(Ordering::Relaxed);
@@ -198,7 +209,10 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         elapsed,
         unsent: scheduled - claimed,
         scheduled,
-        harness_cpu: process_cpu().saturating_sub(cpu_before),
+        // The generator works alike through the round: its measured part's share of the CPU.
+        harness_cpu: process_cpu()
+            .saturating_sub(cpu_before)
+            .mul_f64(elapsed.as_secs_f64() / total.as_secs_f64().max(1e-9)),
         cancelled,
     })
 }
@@ -316,15 +330,19 @@ async fn exchange(
     let done = Instant::now();
     match answer {
         Ok(answer) => {
-            rec.response(intended, sent, done, answer.status, answer.body_len);
+            let measured = rec.response(intended, sent, done, answer.status, answer.body_len);
             let view = ResponseView {
                 request_name: &spec.name,
                 status: answer.status,
                 headers: &answer.headers,
                 body: &answer.body,
             };
+            // Checks run during the settle period too (a plugin's state may depend on them);
+            // only measured ones are counted.
             for check in user.check_response(&view)? {
-                rec.check(&check.name, check.passed);
+                if measured {
+                    rec.check(&check.name, check.passed);
+                }
             }
         }
         Err(e @ ClientError::InvalidRequest(_)) => return Err(EngineError::InvalidRequest(e)),

@@ -1,6 +1,11 @@
 //! Recording one round: HdrHistograms (nanoseconds, 3 significant digits: memory depends on the
-//! range of values seen, never on the number of requests), counters, and a per-second series
-//! for charts. Histograms are sharded per thread so recording never contends on a lock.
+//! range of values seen, never on the number of requests), counters, and a series per 100 ms
+//! (for charts, and for finding where a warm-up ends). Histograms are sharded per thread so
+//! recording never contends on a lock.
+//!
+//! A round may begin with a *settle* period: requests that complete in it are counted apart
+//! and recorded nowhere else, so the variant switch, the new connections and the first
+//! requests after them do not colour the measurement.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -53,13 +58,19 @@ impl Sharded {
 }
 
 #[derive(Default)]
-pub struct SecondBucket {
+pub struct TickBucket {
     pub completed: AtomicU64,
     pub errors: AtomicU64,
 }
 
+/// The resolution of the recorded series.
+pub const TICK: Duration = Duration::from_millis(100);
+
 pub struct Recorder {
-    pub started: Instant,
+    /// When measuring starts (after the settle period); the series counts from here.
+    pub measure_from: Instant,
+    /// Requests that completed during the settle period (not recorded otherwise).
+    pub settling: AtomicU64,
     /// Open model: latency (from the intended time) and service time differ.
     open: bool,
     /// From the intended send time (open models) or the actual send (closed models).
@@ -76,7 +87,7 @@ pub struct Recorder {
     pub checks_failed: AtomicU64,
     pub bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
-    per_second: Box<[SecondBucket]>,
+    ticks: Box<[TickBucket]>,
     error_kinds: Mutex<BTreeMap<ErrorKind, u64>>,
     /// The first message seen of each transport error kind, to show what "connect" meant.
     error_examples: Mutex<BTreeMap<TransportKind, String>>,
@@ -105,11 +116,13 @@ pub const LATE_AFTER: Duration = Duration::from_millis(1);
 const MAX_CHECK_NAMES: usize = 20;
 
 impl Recorder {
-    pub fn new(expected: Duration, threads: usize, open: bool) -> Recorder {
-        // Generous room for the drain after the scheduled end; later seconds fold into the last.
-        let seconds = expected.as_secs() as usize + 32;
+    /// A recorder for a round of `expected` length whose first `settle` is not measured.
+    pub fn new(expected: Duration, threads: usize, open: bool, settle: Duration) -> Recorder {
+        // Generous room for the drain after the scheduled end; later ticks fold into the last.
+        let ticks = (expected.as_millis() / TICK.as_millis()) as usize + 320;
         Recorder {
-            started: Instant::now(),
+            measure_from: Instant::now() + settle,
+            settling: AtomicU64::new(0),
             open,
             latency: Sharded::new(threads),
             service: Sharded::new(threads),
@@ -122,20 +135,32 @@ impl Recorder {
             checks_failed: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
-            per_second: (0..seconds).map(|_| SecondBucket::default()).collect(),
+            ticks: (0..ticks).map(|_| TickBucket::default()).collect(),
             error_kinds: Mutex::new(BTreeMap::new()),
             error_examples: Mutex::new(BTreeMap::new()),
             failed_checks: Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn second(&self, at: Instant) -> &SecondBucket {
-        let i = at.saturating_duration_since(self.started).as_secs() as usize;
-        &self.per_second[i.min(self.per_second.len() - 1)]
+    fn tick(&self, at: Instant) -> &TickBucket {
+        let i = (at.saturating_duration_since(self.measure_from).as_millis() / TICK.as_millis())
+            as usize;
+        &self.ticks[i.min(self.ticks.len() - 1)]
+    }
+
+    /// Whether a request that completed at `done` falls in the measured part of the round; if
+    /// not, it is counted as settling.
+    fn measured(&self, done: Instant) -> bool {
+        if done < self.measure_from {
+            self.settling.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// A response arrived. `intended` is when it should have been sent. In closed models that
     /// is the send itself: latency and service time are equal and one histogram serves both.
+    /// Returns whether it was measured (false during the settle period).
     pub fn response(
         &self,
         intended: Instant,
@@ -143,14 +168,17 @@ impl Recorder {
         done: Instant,
         status: u16,
         bytes: u64,
-    ) {
+    ) -> bool {
+        if !self.measured(done) {
+            return false;
+        }
         self.latency
             .record(done.saturating_duration_since(intended));
         if self.open {
             self.service.record(done.saturating_duration_since(sent));
         }
         self.bytes_received.fetch_add(bytes, Ordering::Relaxed);
-        let bucket = self.second(done);
+        let bucket = self.tick(done);
         bucket.completed.fetch_add(1, Ordering::Relaxed);
         if status >= 400 {
             self.errors.fetch_add(1, Ordering::Relaxed);
@@ -159,13 +187,17 @@ impl Recorder {
         } else {
             self.ok.fetch_add(1, Ordering::Relaxed);
         }
+        true
     }
 
     /// The request failed below HTTP (connect, reset, timeout).
     pub fn transport_error(&self, done: Instant, error: &ClientError) {
+        if !self.measured(done) {
+            return;
+        }
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.transport_errors.fetch_add(1, Ordering::Relaxed);
-        let bucket = self.second(done);
+        let bucket = self.tick(done);
         bucket.completed.fetch_add(1, Ordering::Relaxed);
         bucket.errors.fetch_add(1, Ordering::Relaxed);
         let kind = error.kind();
@@ -178,6 +210,9 @@ impl Recorder {
     }
 
     pub fn send_started(&self, intended: Instant, sent: Instant, body_bytes: u64) {
+        if intended < self.measure_from {
+            return;
+        }
         self.bytes_sent.fetch_add(body_bytes, Ordering::Relaxed);
         if !self.open {
             return;
@@ -245,17 +280,29 @@ impl Recorder {
             .clone()
     }
 
-    /// Completed requests and errors per second, up to `seconds`.
+    /// Completed requests and errors per whole second of the measured part, up to `seconds`.
     pub fn per_second(&self, seconds: usize) -> Vec<(u64, u64)> {
-        self.per_second
-            .iter()
+        let per = (Duration::from_secs(1).as_millis() / TICK.as_millis()) as usize;
+        self.ticks
+            .chunks(per)
             .take(seconds.max(1))
-            .map(|b| {
-                (
-                    b.completed.load(Ordering::Relaxed),
-                    b.errors.load(Ordering::Relaxed),
-                )
+            .map(|chunk| {
+                chunk.iter().fold((0, 0), |(c, e), b| {
+                    (
+                        c + b.completed.load(Ordering::Relaxed),
+                        e + b.errors.load(Ordering::Relaxed),
+                    )
+                })
             })
+            .collect()
+    }
+
+    /// Completed requests per [`TICK`] of the measured part, for the first `ticks` ticks.
+    pub fn per_tick(&self, ticks: usize) -> Vec<u64> {
+        self.ticks
+            .iter()
+            .take(ticks)
+            .map(|b| b.completed.load(Ordering::Relaxed))
             .collect()
     }
 }

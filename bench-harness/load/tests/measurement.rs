@@ -16,6 +16,10 @@ use support::TestServer;
 use tokio_util::sync::CancellationToken;
 
 async fn round(server: &TestServer, model: LoadModel) -> RoundData {
+    round_settling(server, model, Duration::ZERO).await
+}
+
+async fn round_settling(server: &TestServer, model: LoadModel, settle: Duration) -> RoundData {
     let (target, path) = Target::resolve(&server.url("/x"), false).await.unwrap();
     let spec = RequestSpec {
         method: hyper::Method::GET,
@@ -31,6 +35,7 @@ async fn round(server: &TestServer, model: LoadModel) -> RoundData {
         seed: 1,
         timeout: Duration::from_secs(10),
         threads: 2,
+        settle,
         cancel: CancellationToken::new(),
         progress: None,
     })
@@ -123,4 +128,36 @@ async fn an_open_model_sends_at_the_scheduled_rate() {
     // A send released in the last millisecond can miss the end when the machine is busy (it is
     // then counted as unsent, which is the point); more than a few would be a scheduler fault.
     assert!(data.unsent <= 5, "{} sends never started", data.unsent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settle_period_is_counted_apart_and_not_measured() {
+    let server = TestServer::start(Duration::from_millis(2));
+    let data = round_settling(
+        &server,
+        LoadModel::ConstantVus {
+            vus: 1,
+            duration: Duration::from_secs(1),
+            think_time: Duration::ZERO,
+        },
+        Duration::from_millis(500),
+    )
+    .await;
+    let measured = data.recorder.completed();
+    let settling = data.recorder.settling.load(Ordering::Relaxed);
+    // One VU against a 2 ms server: ~2 requests per 5 ms; 1 s measured after 0.5 s settling.
+    assert!(
+        data.elapsed >= Duration::from_millis(950) && data.elapsed < Duration::from_millis(1300),
+        "measured {:?}",
+        data.elapsed
+    );
+    assert!(
+        settling > 50 && measured > settling,
+        "{settling} settling, {measured} measured"
+    );
+    let per_second: u64 = data.recorder.per_second(1).iter().map(|(c, _)| c).sum();
+    assert!(
+        per_second <= measured && per_second * 10 >= measured * 8,
+        "{per_second} of {measured} in the first second"
+    );
 }

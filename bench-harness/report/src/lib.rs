@@ -1,5 +1,5 @@
 //! The report: one data structure, serialised as versioned JSON (schema in
-//! `schema/report.v1.json`) and rendered as a terminal summary, Markdown and a self-contained
+//! `schema/report.v2.json`) and rendered as a terminal summary, Markdown and a self-contained
 //! HTML page ([`render`]).
 //!
 //! The report renders what analysis computed and computes nothing itself: [`Report::new`]
@@ -16,13 +16,15 @@ use std::path::{Path, PathBuf};
 
 use perflab_analysis::baseline::BaselineComparison;
 use perflab_analysis::thresholds::{Outcome, ThresholdResult};
-use perflab_analysis::{Analysis, Interval, Metric, MetricComparison, Summary, Warning};
+use perflab_analysis::{
+    Analysis, Correction, InvalidReason, MetricComparison, Policy, StopReason, Summary, Warning,
+};
 use perflab_load::LoadModel;
 use serde::{Serialize, Serializer};
 
 pub use environment::{Environment, FsyncProbe};
 
-pub const SCHEMA: &str = "perflab.report/v1";
+pub const SCHEMA: &str = "perflab.report/v2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,6 +32,8 @@ pub enum Status {
     Complete,
     /// Interrupted or failed part-way; see `incomplete_reason`.
     Incomplete,
+    /// Finished, but not a measurement of the variants (see `invalid_reasons`): no verdict.
+    Invalid,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,22 +42,60 @@ pub struct Report {
     pub name: String,
     pub status: Status,
     pub incomplete_reason: Option<String>,
+    #[serde(serialize_with = "as_text")]
+    pub invalid_reasons: Vec<InvalidReason>,
     pub started_at: String,
     pub finished_at: String,
+    /// Each round's load model; its duration is a round's measured length.
     pub load: LoadModel,
     pub load_description: String,
-    pub rounds_per_variant: u32,
-    pub warmup_seconds: f64,
+    pub rounds: RoundsInfo,
+    pub policy: Policy,
+    pub correction: Correction,
     pub lab: Option<LabInfo>,
     pub variants: Vec<VariantReport>,
     /// Every measured round, in the order it ran.
-    pub rounds: Vec<RoundReport>,
+    pub round_results: Vec<RoundReport>,
     pub comparisons: Vec<ComparisonReport>,
     pub thresholds: Vec<ThresholdResult>,
     pub baseline: Option<BaselineReport>,
     #[serde(serialize_with = "as_text")]
     pub warnings: Vec<Warning>,
     pub environment: Environment,
+    /// This machine's calibration, when `perflab calibrate` has been run here.
+    pub calibration: Option<CalibrationNote>,
+}
+
+/// How the run was cut into rounds, and why it stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundsInfo {
+    /// Blocks run (each variant once per block); a comparison's pairs.
+    pub blocks: u32,
+    pub stop_reason: StopReason,
+    /// `Some` when the number of blocks was fixed (`--rounds`, `--quick`).
+    pub fixed_blocks: Option<u32>,
+    pub precision_target: f64,
+    pub max_time_seconds: f64,
+    /// The measured phase's wall time.
+    pub measured_seconds: f64,
+    pub round_seconds: f64,
+    pub settle_seconds: f64,
+    /// The warm-up cap per variant.
+    pub warmup_seconds: f64,
+    pub unsettled: Vec<String>,
+}
+
+/// What `perflab calibrate` found on this machine, quoted beside the verdicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationNote {
+    pub measured_at: String,
+    /// Median relative half-width of A/A intervals, per headline metric.
+    pub noise_floor: BTreeMap<String, f64>,
+    /// How long those comparisons ran (median).
+    pub seconds: f64,
+    /// A/A verdicts that claimed a difference, out of `comparisons`.
+    pub false_claims: u32,
+    pub comparisons: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +114,8 @@ pub struct RoundReport {
     pub variant: String,
     pub index: u32,
     pub summary: Summary,
+    /// CPU the hypervisor stole during the round, in percent.
+    pub steal_percent: Option<f64>,
     /// `[completed, errors]` per second of the round.
     pub per_second: Vec<[u64; 2]>,
     /// Server counter deltas over the round.
@@ -95,12 +139,9 @@ pub struct VariantReport {
 pub struct ComparisonReport {
     pub baseline: String,
     pub candidate: String,
-    pub rounds: usize,
-    /// Intervals are of candidate ÷ baseline, over paired rounds.
-    pub throughput: Option<Interval>,
-    pub p50: Option<Interval>,
-    pub p99: Option<Interval>,
-    /// Each compared metric with its verdict.
+    pub pairs: usize,
+    /// Each compared metric: candidate ÷ baseline with its interval (at the corrected
+    /// confidence), its four-way verdict, and the ratio of every pair.
     pub metrics: Vec<MetricComparison>,
     /// The verdict in words, as every rendering shows it.
     pub verdict: String,
@@ -129,14 +170,14 @@ pub struct Meta {
     /// `Some` when the run did not finish (interrupted, or failed part-way).
     pub incomplete_reason: Option<String>,
     pub load: LoadModel,
-    pub rounds_per_variant: u32,
-    pub warmup_seconds: f64,
+    pub rounds: RoundsInfo,
     /// One per variant, in the analysis's order.
     pub variants: Vec<VariantSetup>,
+    pub calibration: Option<CalibrationNote>,
 }
 
-fn as_text<S: Serializer>(warnings: &[Warning], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(warnings.iter().map(ToString::to_string))
+fn as_text<S: Serializer, T: std::fmt::Display>(items: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(items.iter().map(ToString::to_string))
 }
 
 impl Report {
@@ -146,22 +187,15 @@ impl Report {
         thresholds: Vec<ThresholdResult>,
         baseline: Option<BaselineComparison>,
     ) -> Report {
-        let open = analysis.open_model;
         let comparisons = analysis
             .comparisons
             .iter()
-            .map(|c| {
-                let iv = |m: Metric| c.metric(m).map(|mc| mc.interval);
-                ComparisonReport {
-                    baseline: c.baseline.clone(),
-                    candidate: c.candidate.clone(),
-                    rounds: c.pairs,
-                    throughput: iv(Metric::Throughput),
-                    p50: iv(Metric::P50),
-                    p99: iv(Metric::P99),
-                    metrics: c.metrics.clone(),
-                    verdict: words::verdict_line(c, open),
-                }
+            .map(|c| ComparisonReport {
+                baseline: c.baseline.clone(),
+                candidate: c.candidate.clone(),
+                pairs: c.pairs,
+                metrics: c.metrics.clone(),
+                verdict: words::verdict_line(c, &analysis),
             })
             .collect();
         let variants = analysis
@@ -184,12 +218,18 @@ impl Report {
                 variant: r.variant,
                 index: r.index,
                 summary: r.summary,
+                steal_percent: r.steal_percent,
                 per_second: r.per_second,
                 counters: r.counters,
             })
             .collect();
+        let margin = analysis.policy.margin;
         let baseline = baseline.map(|b| BaselineReport {
-            lines: b.variants.iter().map(words::baseline_line).collect(),
+            lines: b
+                .variants
+                .iter()
+                .map(|v| words::baseline_line(v, margin))
+                .collect(),
             name: b.name,
             saved_at: b.saved_at,
         });
@@ -198,29 +238,40 @@ impl Report {
             name: meta.name,
             status: if meta.incomplete_reason.is_some() {
                 Status::Incomplete
+            } else if !analysis.invalid.is_empty() {
+                Status::Invalid
             } else {
                 Status::Complete
             },
             incomplete_reason: meta.incomplete_reason,
+            invalid_reasons: analysis.invalid,
             started_at: meta.started_at,
             finished_at: meta.finished_at,
             load_description: meta.load.describe(),
             load: meta.load,
-            rounds_per_variant: meta.rounds_per_variant,
-            warmup_seconds: meta.warmup_seconds,
+            rounds: meta.rounds,
+            policy: analysis.policy,
+            correction: analysis.correction,
             lab: meta.lab,
             variants,
-            rounds,
+            round_results: rounds,
             comparisons,
             thresholds,
             baseline,
             warnings: analysis.warnings,
             environment: meta.environment,
+            calibration: meta.calibration,
         }
     }
 
     pub fn is_complete(&self) -> bool {
         self.status == Status::Complete
+    }
+
+    /// Whether the report may state verdicts: the run finished and is valid. (An interrupted
+    /// run still shows what it measured, marked incomplete.)
+    pub fn has_verdicts(&self) -> bool {
+        self.status != Status::Invalid
     }
 
     /// Whether any threshold failed (one that could not be evaluated is not a failure).

@@ -2,8 +2,11 @@
 //! says it, so every rendering words it the same way.
 
 use perflab_analysis::baseline::VariantAgainstBaseline;
-use perflab_analysis::compare::headline_metrics;
-use perflab_analysis::{Better, Comparison, Interval, Metric, Verdict};
+use perflab_analysis::{
+    Analysis, Better, Comparison, Correction, Interval, Metric, Policy, StopReason, Verdict,
+};
+
+use crate::{CalibrationNote, Report, RoundsInfo};
 
 fn ratio(x: f64) -> String {
     if x >= 10.0 {
@@ -13,118 +16,276 @@ fn ratio(x: f64) -> String {
     }
 }
 
-/// `throughput 1.80× [1.70, 1.90]`, `p99 2.4× lower [2.1, 2.8]`, or
-/// `p99: no detectable difference (±4 %)`. The interval is of candidate ÷ baseline.
-pub fn ratio_phrase(metric: Metric, iv: &Interval, verdict: Verdict) -> String {
-    if verdict == Verdict::NoDetectableDifference {
-        // Rounded, not ceiled: 1.04 must not read as ±5 % because of 1.04 − 1 = 0.040…04.
-        let pct = ((1.0 - iv.low).max(iv.high - 1.0) * 100.0).round().max(1.0);
-        return format!("{metric}: no detectable difference (±{pct:.0} %)");
+/// `1.80× [1.70, 1.90]` or, for a ratio below one, `2.00× lower [1.67, 2.50]`.
+fn magnitude(iv: &Interval) -> String {
+    if iv.estimate >= 1.0 {
+        format!(
+            "{}× [{}, {}]",
+            ratio(iv.estimate),
+            ratio(iv.low),
+            ratio(iv.high)
+        )
+    } else {
+        format!(
+            "{}× lower [{}, {}]",
+            ratio(1.0 / iv.estimate),
+            ratio(1.0 / iv.high),
+            ratio(1.0 / iv.low)
+        )
     }
-    let (f, low, high) = (ratio, iv.low, iv.high);
-    match (metric.better(), iv.estimate >= 1.0) {
-        (Better::Higher, true) => format!("{metric} {}× [{}, {}]", f(iv.estimate), f(low), f(high)),
-        (_, false) => format!(
-            "{metric} {}× lower [{}, {}]",
-            f(1.0 / iv.estimate),
-            f(1.0 / high),
-            f(1.0 / low)
+}
+
+/// `3 %`, `2.5 %`, `97.5 %`, `99.17 %`: as many decimals as the value needs, up to two.
+fn pct(x: f64) -> String {
+    let p = x * 100.0;
+    for decimals in 0..2 {
+        let scale = 10f64.powi(decimals);
+        if ((p * scale).round() - p * scale).abs() < 1e-6 {
+            return format!("{:.*} %", decimals as usize, p);
+        }
+    }
+    format!("{p:.2} %")
+}
+
+/// One metric's verdict: `throughput 1.80× [1.70, 1.90]`, `p99 2.00× lower [1.67, 2.50]`,
+/// `p99 equivalent within ±2 % (1.01× [0.99, 1.02])`, or
+/// `throughput inconclusive at ±2 % (1.05× [0.97, 1.14])`. The interval is of candidate ÷
+/// baseline.
+pub fn metric_phrase(metric: Metric, iv: &Interval, verdict: Verdict, margin: f64) -> String {
+    match verdict {
+        Verdict::Faster | Verdict::Slower => {
+            // Higher throughput reads `1.8×`; higher latency reads `1.2× higher`.
+            if metric.better() == Better::Lower && iv.estimate >= 1.0 {
+                format!(
+                    "{metric} {}× higher [{}, {}]",
+                    ratio(iv.estimate),
+                    ratio(iv.low),
+                    ratio(iv.high)
+                )
+            } else {
+                format!("{metric} {}", magnitude(iv))
+            }
+        }
+        Verdict::Equivalent => format!(
+            "{metric} equivalent within ±{} ({})",
+            pct(margin),
+            magnitude(iv)
         ),
-        (Better::Lower, true) => format!(
-            "{metric} {}× higher [{}, {}]",
-            f(iv.estimate),
-            f(low),
-            f(high)
+        Verdict::Inconclusive => format!(
+            "{metric} inconclusive at ±{} ({})",
+            pct(margin),
+            magnitude(iv)
         ),
     }
 }
 
-/// `sharded: throughput 1.8× [1.7, 1.9], p99 2.4× lower [2.1, 2.8] than global-mutex (3
-/// rounds)`, or, when a metric shows no difference, `X vs Y: …`.
-pub fn verdict_line(c: &Comparison, open_model: bool) -> String {
-    let parts: Vec<(String, Verdict)> = headline_metrics(open_model)
+/// `sharded: throughput 1.8× [1.7, 1.9], p99 2.4× lower [2.1, 2.8] than global-mutex (12
+/// pairs)` when every headline metric differs; `X vs Y: …` otherwise.
+pub fn verdict_line(c: &Comparison, a: &Analysis) -> String {
+    let parts: Vec<(String, Verdict)> = c
+        .metrics
         .iter()
-        .filter_map(|&m| c.metric(m))
-        .map(|mc| {
+        .filter(|m| m.headline)
+        .map(|m| {
             (
-                ratio_phrase(mc.metric, &mc.interval, mc.verdict),
-                mc.verdict,
+                metric_phrase(m.metric, &m.interval, m.verdict, a.policy.margin),
+                m.verdict,
             )
         })
         .collect();
-    let text: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
-    let rounds = c.pairs;
+    let pairs = c.pairs;
     if parts.is_empty() {
-        format!(
-            "{}: not enough data to compare with {}",
-            c.candidate, c.baseline
-        )
-    } else if parts
-        .iter()
-        .any(|(_, v)| *v == Verdict::NoDetectableDifference)
-    {
-        // "X: throughput 1.8× [..] than Y" reads well only when every part is a comparison.
-        format!(
-            "{} vs {}: {} ({rounds} rounds)",
+        return format!(
+            "{} vs {}: inconclusive — {pairs} pair(s) are too few for {} intervals",
             c.candidate,
             c.baseline,
-            text.join(", ")
-        )
-    } else {
+            pct(a.correction.per_interval)
+        );
+    }
+    let text: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
+    if parts
+        .iter()
+        .all(|(_, v)| matches!(v, Verdict::Faster | Verdict::Slower))
+    {
         format!(
-            "{}: {} than {} ({rounds} rounds)",
+            "{}: {} than {} ({pairs} pairs)",
             c.candidate,
             text.join(", "),
             c.baseline
         )
+    } else {
+        format!(
+            "{} vs {}: {} ({pairs} pairs)",
+            c.candidate,
+            c.baseline,
+            text.join(", ")
+        )
+    }
+}
+
+/// What the intervals mean, for under the verdicts: `95 % simultaneous intervals (each at
+/// 97.5 %, Bonferroni over 2); ±2 % counts as equivalent`.
+pub fn policy_line(policy: &Policy, c: &Correction) -> String {
+    let family = if c.family > 1 {
+        format!(
+            "simultaneous {} intervals (each at {}, Bonferroni over {})",
+            pct(policy.confidence),
+            pct(c.per_interval),
+            c.family
+        )
+    } else {
+        format!("{} intervals", pct(policy.confidence))
+    };
+    format!(
+        "{family}; ratios within ±{} count as equivalent",
+        pct(policy.margin)
+    )
+}
+
+/// What the verdict section of every rendering says: the verdict lines (or why there are
+/// none), then how to read them.
+pub fn verdict_section(r: &Report) -> Vec<String> {
+    if r.comparisons.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = Vec::new();
+    if r.has_verdicts() {
+        lines.extend(r.comparisons.iter().map(|c| c.verdict.clone()));
+    } else {
+        lines.push("no verdict: this run is invalid —".to_string());
+        lines.extend(r.invalid_reasons.iter().map(|w| format!("  {w}")));
+    }
+    lines.push(format!(
+        "({}; {})",
+        policy_line(&r.policy, &r.correction),
+        rounds_line(&r.rounds)
+    ));
+    if let Some(c) = &r.calibration {
+        lines.push(calibration_line(c));
+    }
+    lines
+}
+
+/// `on this machine (perflab calibrate, 2026-12-01): effects below ±4 % (throughput) and ±15 %
+/// (p99) were not detectable in about 60 s; 0 of 40 A/A comparisons claimed a difference`.
+pub fn calibration_line(c: &CalibrationNote) -> String {
+    let floors: Vec<String> = c
+        .noise_floor
+        .iter()
+        .map(|(m, w)| format!("±{} ({m})", pct(*w)))
+        .collect();
+    format!(
+        "on this machine (perflab calibrate, {}): effects below {} were not detectable in about {}; {} of {} A/A comparisons claimed a difference",
+        c.measured_at.get(..10).unwrap_or(&c.measured_at),
+        floors.join(" and "),
+        seconds(c.seconds),
+        c.false_claims,
+        c.comparisons
+    )
+}
+
+/// `12 blocks of 1 s rounds (after a 250 ms settle) in 31 s: stopped when every interval was
+/// within ±3 %`.
+pub fn rounds_line(r: &RoundsInfo) -> String {
+    let why = match r.stop_reason {
+        StopReason::FixedRounds => "a fixed number of blocks".to_string(),
+        StopReason::PrecisionReached => format!(
+            "stopped when every headline interval was within ±{}",
+            pct(r.precision_target)
+        ),
+        StopReason::BudgetExhausted => format!(
+            "stopped at the {:.0} s budget before every interval was within ±{}",
+            r.max_time_seconds,
+            pct(r.precision_target)
+        ),
+        StopReason::Interrupted => "interrupted".to_string(),
+        StopReason::ServiceNotReady => "stopped: the service was not ready".to_string(),
+    };
+    let settle = if r.settle_seconds > 0.0 {
+        format!(" (after a {} settle)", seconds(r.settle_seconds))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} block(s) of {} rounds{settle} in {}: {why}",
+        r.blocks,
+        seconds(r.round_seconds),
+        seconds(r.measured_seconds)
+    )
+}
+
+/// `250 ms`, `1 s`, `1.5 s`, `31 s`.
+pub fn seconds(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else if s < 10.0 && s.fract() > 0.05 {
+        format!("{s:.1} s")
+    } else {
+        format!("{s:.0} s")
     }
 }
 
 /// `sharded: throughput 1.02× [0.98, 1.05], … than the baseline`.
-pub fn baseline_line(v: &VariantAgainstBaseline) -> String {
+pub fn baseline_line(v: &VariantAgainstBaseline, margin: f64) -> String {
     if !v.in_baseline {
         return format!("{}: not in the baseline", v.variant);
     }
     let parts: Vec<String> = v
         .metrics
         .iter()
-        .map(|(m, iv, verdict)| ratio_phrase(*m, iv, *verdict))
+        .map(|(m, iv, verdict)| metric_phrase(*m, iv, *verdict, margin))
         .collect();
-    format!("{}: {} than the baseline", v.variant, parts.join(", "))
+    format!("{} against the baseline: {}", v.variant, parts.join(", "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn iv(estimate: f64, low: f64, high: f64) -> Interval {
+        Interval {
+            estimate,
+            low,
+            high,
+        }
+    }
+
     #[test]
     fn verdict_wording() {
-        let iv = Interval {
-            estimate: 0.5,
-            low: 0.4,
-            high: 0.6,
-        };
         assert_eq!(
-            ratio_phrase(Metric::P99, &iv, Verdict::Better),
+            metric_phrase(Metric::P99, &iv(0.5, 0.4, 0.6), Verdict::Faster, 0.02),
             "p99 2.00× lower [1.67, 2.50]"
         );
-        let iv = Interval {
-            estimate: 1.8,
-            low: 1.7,
-            high: 1.9,
-        };
         assert_eq!(
-            ratio_phrase(Metric::Throughput, &iv, Verdict::Better),
+            metric_phrase(
+                Metric::Throughput,
+                &iv(1.8, 1.7, 1.9),
+                Verdict::Faster,
+                0.02
+            ),
             "throughput 1.80× [1.70, 1.90]"
         );
-        let iv = Interval {
-            estimate: 1.01,
-            low: 0.97,
-            high: 1.04,
-        };
         assert_eq!(
-            ratio_phrase(Metric::P99, &iv, Verdict::NoDetectableDifference),
-            "p99: no detectable difference (±4 %)"
+            metric_phrase(Metric::P99, &iv(1.2, 1.1, 1.3), Verdict::Slower, 0.02),
+            "p99 1.20× higher [1.10, 1.30]"
+        );
+        assert_eq!(
+            metric_phrase(
+                Metric::P99,
+                &iv(1.01, 0.99, 1.015),
+                Verdict::Equivalent,
+                0.02
+            ),
+            "p99 equivalent within ±2 % (1.01× [0.99, 1.01])"
+        );
+        assert_eq!(
+            metric_phrase(
+                Metric::Throughput,
+                &iv(1.05, 0.97, 1.14),
+                Verdict::Inconclusive,
+                0.02
+            ),
+            "throughput inconclusive at ±2 % (1.05× [0.97, 1.14])"
         );
     }
 }

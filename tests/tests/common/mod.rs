@@ -33,7 +33,7 @@ pub fn perflab() -> Command {
 
 pub fn validate_report(path: &Path) -> serde_json::Value {
     let schema: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root().join("bench-harness/report/schema/report.v1.json")).unwrap(),
+        &std::fs::read(root().join("bench-harness/report/schema/report.v2.json")).unwrap(),
     )
     .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(

@@ -7,6 +7,9 @@ use crate::metric::{Metric, Unit};
 use crate::stats::{self, Interval};
 use crate::{Analysis, Summary};
 
+/// A relative threshold passes when its whole two-sided 95 % interval is on the right side.
+const CONFIDENCE: f64 = 0.95;
+
 /// Resolves `naive` / `optimized` aliases to variant names.
 fn resolve<'a>(analysis: &'a Analysis, name: &str) -> Option<&'a str> {
     if let Some(v) = analysis.variant(name) {
@@ -100,7 +103,7 @@ impl Threshold {
                 };
                 (
                     format!("baseline {name}"),
-                    stats::unpaired_ratio(&theirs, &ours, 11),
+                    stats::unpaired_ratio(&theirs, &ours, CONFIDENCE),
                 )
             }
             Reference::Variant(other) => {
@@ -111,7 +114,10 @@ impl Threshold {
                     );
                 };
                 let theirs = analysis.per_round(other, self.metric);
-                (other.to_string(), stats::paired_ratio(&theirs, &ours, 11))
+                (
+                    other.to_string(),
+                    stats::paired_ratio(&theirs, &ours, CONFIDENCE),
+                )
             }
         };
         match interval {

@@ -144,6 +144,14 @@ impl Threshold {
     pub fn metric(&self) -> Metric {
         self.metric
     }
+
+    /// The limit of an absolute `metric < value` (or `<=`) threshold on every variant.
+    pub fn upper_limit(&self) -> Option<f64> {
+        match (&self.variant, self.op, &self.rhs) {
+            (None, Op::Lt | Op::Le, Rhs::Value(v)) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Threshold {

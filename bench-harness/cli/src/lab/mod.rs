@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use perflab_load::LoadModel;
 use perflab_load::client::Target;
 use perflab_plugin_host::params::describe_with_params;
 use perflab_plugin_host::{Plugin, PluginHost, PluginLimits, PluginWorkload, build, wit};
@@ -26,6 +25,7 @@ use crate::environment;
 use crate::execute::{RunInfo, execute};
 use crate::exit::Exit;
 use crate::experiment::{Plan, Variant};
+use crate::rounds::{Defaults, RoundPlan};
 use services::LabServices;
 
 pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
@@ -44,7 +44,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     )?;
     let (desc, params) = describe(&plugin, &args)?;
     let prediction = prompt::ask_prediction(&desc, args.no_prompt || args.output.quiet);
-    let (model, rounds, warmup) = load_plan(&desc, &args)?;
+    let rounds = round_plan(&desc, &args)?;
 
     let report_dir = match &args.output.out {
         Some(dir) => dir.clone(),
@@ -66,6 +66,12 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         args.load.seed,
     ));
     let plan = Plan {
+        model: rounds.model,
+        settle: rounds.settle,
+        warmup: rounds.warmup,
+        stop: rounds.stop,
+        policy: rounds.policy,
+        readiness_path: args.target.is_none().then_some("/health/ready"),
         variants: desc
             .variants
             .iter()
@@ -76,9 +82,6 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
                 workload: workload.clone(),
             })
             .collect(),
-        rounds,
-        warmup,
-        model,
         seed: args.load.seed,
         timeout: args.load.timeout,
         threads: args.load.threads,
@@ -97,6 +100,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         environment: env,
         thresholds: desc.thresholds.iter().map(convert::threshold).collect(),
         reports_root: root.join("reports"),
+        calibration: crate::calibrate::note(&root.join(".perflab/calibration.json")),
     };
     let mut output = args.output.clone();
     output.out = Some(report_dir.clone());
@@ -153,12 +157,9 @@ fn describe(
     Ok((desc, params))
 }
 
-/// The load model, rounds and warm-up: the lab's (or its quick ones), then the command line's
-/// flags applied on top.
-fn load_plan(
-    desc: &wit::Description,
-    args: &LabArgs,
-) -> anyhow::Result<(LoadModel, u32, Duration)> {
+/// The rounds: the lab's load model (or its quick one) cut into short rounds, its declared time
+/// as the budget, then the command line's flags on top.
+fn round_plan(desc: &wit::Description, args: &LabArgs) -> anyhow::Result<RoundPlan> {
     let declared = perflab_plugin_host::convert::load_model(if args.quick {
         &desc.quick_load
     } else {
@@ -167,26 +168,18 @@ fn load_plan(
     declared
         .validate()
         .map_err(|e| anyhow::anyhow!("lab {}: its load model is invalid: {e}", desc.name))?;
-    let model = args
-        .load
-        .apply_to(declared)
-        .with_context(|| format!("lab {}", desc.name))?;
-    let rounds = args
-        .load
-        .rounds
-        .unwrap_or(if args.quick {
-            desc.quick_rounds
-        } else {
-            desc.rounds
-        })
-        .max(1);
-    let warmup = args
-        .load
-        .warmup
-        .unwrap_or(Duration::from_millis(if args.quick {
-            desc.warmup_ms / 2
-        } else {
-            desc.warmup_ms
-        }));
-    Ok((model, rounds, warmup))
+    let warmup = Duration::from_millis(desc.warmup_ms);
+    let defaults = if args.quick {
+        Defaults::quick(warmup / 2)
+    } else {
+        // What the lab declares per variant (rounds × their length) is the budget per variant.
+        Defaults::lab(
+            declared.duration() * desc.rounds.max(1),
+            desc.variants.len(),
+            warmup,
+        )
+    };
+    args.load
+        .round_plan(declared, defaults)
+        .with_context(|| format!("lab {}", desc.name))
 }

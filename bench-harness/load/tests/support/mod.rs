@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct TestServer {
     pub addr: SocketAddr,
     delay_us: Arc<AtomicU64>,
+    /// The status every answer carries (200 unless changed).
+    status: Arc<AtomicU64>,
     gate: Arc<Mutex<()>>,
     stop: Arc<AtomicBool>,
 }
@@ -24,23 +26,30 @@ impl TestServer {
         let delay_us = Arc::new(AtomicU64::new(delay.as_micros() as u64));
         let gate = Arc::new(Mutex::new(()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (d, g, s) = (delay_us.clone(), gate.clone(), stop.clone());
+        let status = Arc::new(AtomicU64::new(200));
+        let (d, g, s, st) = (delay_us.clone(), gate.clone(), stop.clone(), status.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (d, g) = (d.clone(), g.clone());
-                std::thread::spawn(move || serve(stream, &d, &g));
+                let (d, g, st) = (d.clone(), g.clone(), st.clone());
+                std::thread::spawn(move || serve(stream, &d, &g, &st));
             }
         });
         TestServer {
             addr,
             delay_us,
+            status,
             gate,
             stop,
         }
+    }
+
+    /// Every later answer carries this status.
+    pub fn answer_with(&self, status: u16) {
+        self.status.store(status as u64, Ordering::Relaxed);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -65,7 +74,7 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(stream: TcpStream, delay_us: &AtomicU64, gate: &Mutex<()>) {
+fn serve(stream: TcpStream, delay_us: &AtomicU64, gate: &Mutex<()>, status: &AtomicU64) {
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
@@ -95,12 +104,11 @@ fn serve(stream: TcpStream, delay_us: &AtomicU64, gate: &Mutex<()>) {
         if delay > 0 {
             std::thread::sleep(Duration::from_micros(delay));
         }
-        if writer
-            .write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
-            )
-            .is_err()
-        {
+        let head = format!(
+            "HTTP/1.1 {} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
+            status.load(Ordering::Relaxed)
+        );
+        if writer.write_all(head.as_bytes()).is_err() {
             return;
         }
     }

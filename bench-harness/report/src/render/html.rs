@@ -5,7 +5,7 @@ use perflab_analysis::thresholds::Outcome;
 
 use super::markdown::environment_rows;
 use crate::table::{self, Table, trim_number};
-use crate::{Report, Status, Summary};
+use crate::{Report, Status, Summary, words};
 
 const COLOURS: [&str; 6] = [
     "#d9480f", "#1c7ed6", "#2b8a3e", "#862e9c", "#e67700", "#495057",
@@ -144,6 +144,23 @@ fn chart(series: &[Series<'_>], axes: &Axes) -> String {
     svg
 }
 
+/// About ten evenly spaced integer ticks (1, 2, 5 × 10ⁿ apart) from 1 to `n`.
+fn integer_ticks(n: usize) -> Vec<(f64, String)> {
+    let raw = (n as f64 / 10.0).max(1.0);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw)
+        .max(1.0) as usize;
+    std::iter::once(1)
+        .chain((step.max(2)..=n).step_by(step))
+        .filter(|k| *k <= n)
+        .map(|k| (k as f64, k.to_string()))
+        .collect()
+}
+
 /// A table with a header row; numbers right-aligned by the stylesheet.
 fn layout(t: &Table, body: &mut String) {
     body.push_str("<table><tr>");
@@ -209,7 +226,7 @@ pub fn render(r: &Report) -> String {
                 name: &v.name,
                 colour: colour(i),
                 points: r
-                    .rounds
+                    .round_results
                     .iter()
                     .enumerate()
                     .filter(|(_, rr)| rr.variant == v.name)
@@ -218,9 +235,7 @@ pub fn render(r: &Report) -> String {
             })
             .collect()
     };
-    let round_ticks: Vec<(f64, String)> = (1..=r.rounds.len())
-        .map(|k| (k as f64, k.to_string()))
-        .collect();
+    let round_ticks = integer_ticks(r.round_results.len());
     let round_axes = |y: &'static str| Axes {
         x_label: "round (in the order run)",
         y_label: y,
@@ -240,7 +255,7 @@ pub fn render(r: &Report) -> String {
             points: Vec::new(),
         })
         .collect();
-    for rr in &r.rounds {
+    for rr in &r.round_results {
         let s = &mut over_time[index_of(&rr.variant)];
         s.points.push((offset, f64::NAN));
         for (sec, [completed, _]) in rr.per_second.iter().enumerate() {
@@ -262,28 +277,35 @@ pub fn render(r: &Report) -> String {
 
     let mut body = String::new();
     body.push_str(&format!("<h1>perflab: {}</h1>", esc(&r.name)));
-    if r.status == Status::Incomplete {
-        body.push_str(&format!(
+    match r.status {
+        Status::Incomplete => body.push_str(&format!(
             "<p class=\"warn\"><strong>Incomplete report:</strong> {}</p>",
             esc(r.incomplete_reason.as_deref().unwrap_or("interrupted"))
-        ));
+        )),
+        Status::Invalid => body
+            .push_str("<p class=\"warn\"><strong>Invalid run:</strong> no verdict (see below)</p>"),
+        Status::Complete => {}
     }
     body.push_str(&format!(
-        "<p>{} · {} round(s) per variant · {} · started {}</p>",
+        "<p>{} per round · {} · {} · started {}</p>",
         esc(&r.load_description),
-        r.rounds_per_variant,
+        esc(&words::rounds_line(&r.rounds)),
         esc(&r.environment.cpu_model),
         esc(&r.started_at)
     ));
     if let Some(lab) = &r.lab {
         body.push_str(&format!("<h2>The lesson</h2><p>{}</p><p><strong>Hypothesis.</strong> {}</p><p><strong>Your prediction?</strong> {}</p>", esc(&lab.summary), esc(&lab.hypothesis), esc(&lab.prediction_prompt)));
     }
-    if !r.comparisons.is_empty() {
+    let verdict = words::verdict_section(r);
+    if let Some((how, lines)) = verdict.split_last() {
         body.push_str("<h2>Verdict</h2><ul>");
-        for c in &r.comparisons {
-            body.push_str(&format!("<li class=\"verdict\">{}</li>", esc(&c.verdict)));
+        for line in lines {
+            body.push_str(&format!(
+                "<li class=\"verdict\">{}</li>",
+                esc(line.trim_start())
+            ));
         }
-        body.push_str("</ul>");
+        body.push_str(&format!("</ul><p>{}</p>", esc(how)));
     }
     if let Some(lab) = &r.lab
         && !lab.explanation.is_empty()
@@ -304,6 +326,40 @@ pub fn render(r: &Report) -> String {
         &per_round(|s| s.latency.p99),
         &round_axes("p99 (ms)"),
     ));
+    for c in &r.comparisons {
+        // One point per pair and headline metric: how noisy the ratio is, and whether it drifts.
+        let series: Vec<Series> = c
+            .metrics
+            .iter()
+            .filter(|m| m.headline)
+            .enumerate()
+            .map(|(i, m)| Series {
+                name: m.metric.name(),
+                colour: colour(i + 2),
+                points: m
+                    .per_pair
+                    .iter()
+                    .enumerate()
+                    .map(|(k, ratio)| ((k + 1) as f64, *ratio))
+                    .collect(),
+            })
+            .collect();
+        body.push_str(&format!(
+            "<h2>{} ÷ {}, pair by pair</h2>",
+            esc(&c.candidate),
+            esc(&c.baseline)
+        ));
+        body.push_str(&chart(
+            &series,
+            &Axes {
+                x_label: "pair (in the order run)",
+                y_label: "ratio (log)",
+                x_ticks: integer_ticks(c.pairs),
+                log_y: true,
+                lines: false,
+            },
+        ));
+    }
     body.push_str("<h2>Throughput over time</h2>");
     body.push_str(&chart(&over_time, &time_axes));
     if let Some(counters) = table::counters(r) {

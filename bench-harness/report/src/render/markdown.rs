@@ -3,7 +3,7 @@
 use perflab_analysis::thresholds::Outcome;
 
 use crate::table::{self, Table};
-use crate::{Report, Status};
+use crate::{Report, Status, words};
 
 fn layout(t: &Table, md: &mut String) {
     md.push_str(&format!("| {} |\n", t.header.join(" | ")));
@@ -62,17 +62,20 @@ pub fn environment_rows(r: &Report) -> Vec<(&'static str, String)> {
 pub fn render(r: &Report) -> String {
     let mut md = String::new();
     md.push_str(&format!("# perflab: {}\n\n", r.name));
-    if r.status == Status::Incomplete {
-        md.push_str(&format!(
+    match r.status {
+        Status::Incomplete => md.push_str(&format!(
             "> **Incomplete report**: {}\n\n",
             r.incomplete_reason.as_deref().unwrap_or("interrupted")
-        ));
+        )),
+        Status::Invalid => {
+            md.push_str("> **Invalid run**: no verdict (see the verdict section)\n\n")
+        }
+        Status::Complete => {}
     }
     md.push_str(&format!(
-        "{} · {} round(s) per variant after {:.0} s warm-up · {} · {} cores · started {}\n\n",
+        "{} per round · {} · {} · {} cores · started {}\n\n",
         r.load_description,
-        r.rounds_per_variant,
-        r.warmup_seconds,
+        words::rounds_line(&r.rounds),
         r.environment.cpu_model,
         r.environment.cores,
         r.started_at
@@ -80,10 +83,11 @@ pub fn render(r: &Report) -> String {
     if let Some(lab) = &r.lab {
         md.push_str(&format!("**Hypothesis.** {}\n\n", lab.hypothesis));
     }
-    if !r.comparisons.is_empty() {
+    let verdict = words::verdict_section(r);
+    if !verdict.is_empty() {
         md.push_str("## Verdict\n\n");
-        for c in &r.comparisons {
-            md.push_str(&format!("- {}\n", c.verdict));
+        for line in verdict {
+            md.push_str(&format!("- {}\n", line.trim_start()));
         }
         md.push('\n');
     }

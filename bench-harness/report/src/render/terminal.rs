@@ -3,7 +3,7 @@
 use perflab_analysis::thresholds::Outcome;
 
 use crate::table::{self, Table};
-use crate::{Report, Status};
+use crate::{Report, Status, words};
 
 /// Columns padded to their widest cell; the first left-aligned, the rest right-aligned.
 fn layout(t: &Table, out: &mut String) {
@@ -40,12 +40,13 @@ fn layout(t: &Table, out: &mut String) {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let status = match r.status {
-        Status::Complete => String::new(),
-        Status::Incomplete => "  [INCOMPLETE]".into(),
+        Status::Complete => "",
+        Status::Incomplete => "  [INCOMPLETE]",
+        Status::Invalid => "  [INVALID]",
     };
     out.push_str(&format!(
-        "\nperflab · {} · {} · {} round(s) per variant{status}\n\n",
-        r.name, r.load_description, r.rounds_per_variant
+        "\nperflab · {} · {} per round{status}\n\n",
+        r.name, r.load_description
     ));
     layout(&table::results(r), &mut out);
     if r.load.is_open() {
@@ -62,11 +63,14 @@ pub fn render(r: &Report) -> String {
         avg(r, |v| v.summary.harness_cpu_us_per_request),
         avg(r, |v| v.summary.harness_cpu_cores) * 100.0
     ));
-    if !r.comparisons.is_empty() {
+    let verdict = words::verdict_section(r);
+    if !verdict.is_empty() {
         out.push_str("\nverdict\n");
-        for c in &r.comparisons {
-            out.push_str(&format!("  {}\n", c.verdict));
+        for line in verdict {
+            out.push_str(&format!("  {line}\n"));
         }
+    } else {
+        out.push_str(&format!("\n  {}\n", words::rounds_line(&r.rounds)));
     }
     if let Some(b) = &r.baseline {
         out.push_str(&format!(
