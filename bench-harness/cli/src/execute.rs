@@ -9,7 +9,9 @@ use anyhow::Context;
 use perflab_analysis::baseline::Baseline;
 use perflab_analysis::thresholds::{Threshold, ThresholdResult};
 use perflab_analysis::{Analysis, Metric, RunInput, ValidityLimits, analyze};
-use perflab_report::{Environment, LabInfo, Meta, Report, RoundsInfo, Status, VariantSetup};
+use perflab_report::{
+    Environment, LabInfo, Lesson, Meta, Report, RoundsInfo, Status, VariantSetup,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::OutputArgs;
@@ -29,6 +31,8 @@ pub struct RunInfo {
     pub reports_root: PathBuf,
     /// This machine's `perflab calibrate` result, if one was saved.
     pub calibration: Option<perflab_report::CalibrationNote>,
+    /// Asks the lab what the outcomes mean (its optional `lessons` export).
+    pub lessons: Option<Box<dyn Fn(&Analysis) -> Vec<Lesson>>>,
 }
 
 pub async fn execute(
@@ -65,11 +69,17 @@ pub async fn execute(
         .as_deref()
         .map(|n| Baseline::from_analysis(&analysis, n, &info.name, now_rfc3339()));
 
+    let mut lab = info.lab;
+    if let (Some(lab), Some(ask)) = (lab.as_mut(), &info.lessons)
+        && analysis.invalid.is_empty()
+    {
+        lab.lessons = ask(&analysis);
+    }
     let meta = Meta {
         name: info.name.clone(),
         started_at,
         finished_at: now_rfc3339(),
-        lab: info.lab,
+        lab,
         environment,
         incomplete_reason: outcome
             .interrupted()

@@ -41,7 +41,10 @@ impl Progress {
                 bar.set_prefix(label.to_string());
                 bar.set_message("");
             }
-            Progress::Lines => eprintln!("perflab: {label} ({:.0}s)", length.as_secs_f64()),
+            Progress::Lines => eprintln!(
+                "perflab: {label} ({})",
+                perflab_report::words::seconds(length.as_secs_f64())
+            ),
             Progress::Quiet => {}
         }
     }

@@ -111,6 +111,7 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         thresholds: Vec::new(),
         reports_root: PathBuf::from("reports"),
         calibration: crate::calibrate::note(std::path::Path::new(".perflab/calibration.json")),
+        lessons: None,
     };
     execute(plan, &args.output, info, cancel).await
 }

@@ -233,6 +233,25 @@ impl Plugin {
         &self,
         seed: u64,
     ) -> wasmtime::Result<(Store<HostState>, Experiment)> {
+        let mut store = self.new_store(seed);
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok((store, bindings))
+    }
+
+    /// A fresh instance as a plain component instance (for optional exports the world does not
+    /// name, such as `lessons`).
+    pub(crate) fn instantiate_raw(
+        &self,
+        seed: u64,
+    ) -> wasmtime::Result<(Store<HostState>, wasmtime::component::Instance)> {
+        let mut store = self.new_store(seed);
+        let instance = self.pre.instance_pre().instantiate(&mut store)?;
+        Ok((store, instance))
+    }
+
+    /// A sandboxed store: deny-all WASI, captured output, seeded randomness, memory cap and
+    /// the set-up deadline.
+    fn new_store(&self, seed: u64) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
         // Deny-all: no preopened directories, no environment, no arguments, no network.
         wasi.allow_tcp(false)
@@ -257,8 +276,7 @@ impl Plugin {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         self.set_deadline(&mut store, self.host.limits.setup_deadline);
-        let bindings = self.pre.instantiate(&mut store)?;
-        Ok((store, bindings))
+        store
     }
 
     /// Turns a wasmtime error into words a plugin author can act on.

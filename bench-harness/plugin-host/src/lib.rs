@@ -15,6 +15,7 @@ pub mod cache;
 pub mod convert;
 pub mod host;
 pub mod instance;
+pub mod lessons;
 pub mod output;
 pub mod params;
 

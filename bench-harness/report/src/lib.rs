@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use perflab_analysis::baseline::BaselineComparison;
 use perflab_analysis::thresholds::{Outcome, ThresholdResult};
 use perflab_analysis::{
-    Analysis, Correction, InvalidReason, MetricComparison, Policy, StopReason, Summary, Warning,
+    Analysis, Correction, InvalidReason, Metric, MetricComparison, Policy, StopReason, Summary,
+    Verdict, Warning,
 };
 use perflab_load::LoadModel;
 use serde::{Serialize, Serializer};
@@ -107,6 +108,18 @@ pub struct LabInfo {
     pub database: String,
     /// What the person running the lab predicted, when asked.
     pub prediction: Option<String>,
+    /// The lab's explanation of the outcomes this run had (labs that export `lessons`).
+    pub lessons: Vec<Lesson>,
+}
+
+/// A lab's explanation of one headline verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lesson {
+    pub candidate: String,
+    pub baseline: String,
+    pub metric: Metric,
+    pub verdict: Verdict,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

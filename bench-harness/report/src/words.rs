@@ -289,3 +289,22 @@ mod tests {
         );
     }
 }
+
+/// `sharded, throughput faster: <the lab's text>` for each lesson the lab gave.
+pub fn lesson_lines(r: &Report) -> Vec<String> {
+    let Some(lab) = &r.lab else {
+        return Vec::new();
+    };
+    lab.lessons
+        .iter()
+        .map(|l| {
+            let verdict = match l.verdict {
+                Verdict::Faster => "faster",
+                Verdict::Slower => "slower",
+                Verdict::Equivalent => "equivalent",
+                Verdict::Inconclusive => "inconclusive",
+            };
+            format!("{}, {} {verdict}: {}", l.candidate, l.metric, l.text)
+        })
+        .collect()
+}

@@ -20,6 +20,8 @@
 //! Resource methods take `&self` (the component model's rule): keep per-VU state that changes
 //! in a `Cell` or `RefCell`.
 
+// With the `lessons` feature the component also exports `lessons` (see `Lessons`).
+#[cfg(not(feature = "lessons"))]
 wit_bindgen::generate!({
     world: "experiment",
     path: "../wit",
@@ -27,6 +29,20 @@ wit_bindgen::generate!({
     export_macro_name: "export",
     default_bindings_module: "perflab_plugin",
 });
+#[cfg(feature = "lessons")]
+wit_bindgen::generate!({
+    world: "experiment-with-lessons",
+    path: "../wit",
+    pub_export_macro: true,
+    export_macro_name: "export",
+    default_bindings_module: "perflab_plugin",
+});
+
+/// The lesson a run shows, per comparison and headline metric (feature `lessons`): implement
+/// `explain` and return `Some(text)` for the outcomes your guide covers; `None` falls back to
+/// `teaching.explanation`.
+#[cfg(feature = "lessons")]
+pub use exports::perflab::experiment::lessons::{Guest as Lessons, Outcome};
 
 use std::cell::Cell;
 

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use perflab_analysis::Metric;
 use perflab_analysis::thresholds::{Op, Reference, Threshold};
-use perflab_plugin_host::{convert, wit};
+use perflab_analysis::{Analysis, Metric, Verdict};
+use perflab_plugin_host::lessons::{Outcome, Question};
+use perflab_plugin_host::{Plugin, convert, wit};
+use perflab_report::Lesson;
 
 /// A threshold as the lab declared it, field for field (no text in between).
 pub fn threshold(t: &wit::Threshold) -> Threshold {
@@ -43,5 +45,72 @@ pub fn threshold(t: &wit::Threshold) -> Threshold {
 pub fn settings(s: &[wit::Setting]) -> BTreeMap<String, serde_json::Value> {
     s.iter()
         .map(|s| (s.name.clone(), convert::value_json(&s.value)))
+        .collect()
+}
+
+fn wit_metric(m: Metric) -> wit::Metric {
+    match m {
+        Metric::P50 => wit::Metric::P50,
+        Metric::P90 => wit::Metric::P90,
+        Metric::P99 => wit::Metric::P99,
+        Metric::P999 => wit::Metric::P999,
+        Metric::Max => wit::Metric::Max,
+        Metric::Mean => wit::Metric::Mean,
+        Metric::Throughput => wit::Metric::Throughput,
+        Metric::ErrorRate => wit::Metric::ErrorRate,
+        Metric::CheckRate => wit::Metric::CheckRate,
+    }
+}
+
+fn outcome(v: Verdict) -> Outcome {
+    match v {
+        Verdict::Faster => Outcome::Faster,
+        Verdict::Slower => Outcome::Slower,
+        Verdict::Equivalent => Outcome::Equivalent,
+        Verdict::Inconclusive => Outcome::Inconclusive,
+    }
+}
+
+/// The lab's explanation of each headline verdict it has one for. A lab that fails to answer
+/// costs its lessons, not the report: the failure goes to the plugin log.
+pub fn lessons(plugin: &Plugin, analysis: &Analysis) -> Vec<Lesson> {
+    let asked: Vec<(Question, Metric, Verdict)> = analysis
+        .comparisons
+        .iter()
+        .flat_map(|c| {
+            c.metrics.iter().filter(|m| m.headline).map(|m| {
+                (
+                    Question {
+                        candidate: c.candidate.clone(),
+                        baseline: c.baseline.clone(),
+                        metric: wit_metric(m.metric),
+                        outcome: outcome(m.verdict),
+                    },
+                    m.metric,
+                    m.verdict,
+                )
+            })
+        })
+        .collect();
+    let questions: Vec<Question> = asked.iter().map(|(q, _, _)| q.clone()).collect();
+    let answers = match plugin.lessons(&questions) {
+        Ok(a) => a,
+        Err(e) => {
+            plugin.log.push(format!("[host] lessons: {e}"));
+            return Vec::new();
+        }
+    };
+    asked
+        .into_iter()
+        .zip(answers)
+        .filter_map(|((q, metric, verdict), text)| {
+            Some(Lesson {
+                candidate: q.candidate,
+                baseline: q.baseline,
+                metric,
+                verdict,
+                text: text?,
+            })
+        })
         .collect()
 }

@@ -96,11 +96,16 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
             explanation: desc.teaching.explanation.clone(),
             database: args.db.name().to_string(),
             prediction,
+            lessons: Vec::new(),
         }),
         environment: env,
         thresholds: desc.thresholds.iter().map(convert::threshold).collect(),
         reports_root: root.join("reports"),
         calibration: crate::calibrate::note(&root.join(".perflab/calibration.json")),
+        lessons: Some(Box::new({
+            let plugin = plugin.clone();
+            move |analysis| convert::lessons(&plugin, analysis)
+        })),
     };
     let mut output = args.output.clone();
     output.out = Some(report_dir.clone());

@@ -307,10 +307,21 @@ pub fn render(r: &Report) -> String {
         }
         body.push_str(&format!("</ul><p>{}</p>", esc(how)));
     }
-    if let Some(lab) = &r.lab
-        && !lab.explanation.is_empty()
-    {
-        body.push_str(&format!("<h2>Why</h2><p>{}</p>", esc(&lab.explanation)));
+    if let Some(lab) = &r.lab {
+        let lessons = words::lesson_lines(r);
+        if !lessons.is_empty() || !lab.explanation.is_empty() {
+            body.push_str("<h2>Why</h2>");
+        }
+        if !lessons.is_empty() {
+            body.push_str("<ul>");
+            for l in lessons {
+                body.push_str(&format!("<li>{}</li>", esc(&l)));
+            }
+            body.push_str("</ul>");
+        }
+        if !lab.explanation.is_empty() {
+            body.push_str(&format!("<p>{}</p>", esc(&lab.explanation)));
+        }
     }
     body.push_str("<h2>Results</h2>");
     layout(&table::results(r), &mut body);

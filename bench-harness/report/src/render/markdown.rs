@@ -91,6 +91,14 @@ pub fn render(r: &Report) -> String {
         }
         md.push('\n');
     }
+    let lessons = words::lesson_lines(r);
+    if !lessons.is_empty() {
+        md.push_str("## Why\n\n");
+        for l in lessons {
+            md.push_str(&format!("- {l}\n"));
+        }
+        md.push('\n');
+    }
     md.push_str("## Results\n\n");
     layout(&table::results(r), &mut md);
     if let Some(counters) = table::counters(r) {

@@ -72,6 +72,13 @@ pub fn render(r: &Report) -> String {
     } else {
         out.push_str(&format!("\n  {}\n", words::rounds_line(&r.rounds)));
     }
+    let lessons = words::lesson_lines(r);
+    if !lessons.is_empty() {
+        out.push_str("\nwhy (from the lab, for this outcome)\n");
+        for l in lessons {
+            out.push_str(&format!("  {l}\n"));
+        }
+    }
     if let Some(b) = &r.baseline {
         out.push_str(&format!(
             "\nagainst baseline {:?} (saved {})\n",

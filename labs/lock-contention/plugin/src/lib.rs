@@ -143,4 +143,45 @@ impl GuestVirtualUser for User {
     }
 }
 
+/// What each outcome teaches. The same comparison comes out differently on different days:
+/// what decides is whether the lock or the CPU is the bottleneck (how much CPU the load
+/// generator leaves the service, and how long the work inside the lock is).
+impl Lessons for LockContention {
+    fn explain(candidate: String, _baseline: String, metric: Metric, outcome: Outcome) -> Option<String> {
+        let text = match (candidate.as_str(), metric, outcome) {
+            ("rw-lock" | "sharded", Metric::Throughput, Outcome::Faster) => {
+                "Splitting the lock paid off: requests were queueing on the one mutex (compare \
+                 store_lock_wait_µs per request), and this run left the service enough CPU for \
+                 that queue, not the CPU, to be the limit."
+            }
+            ("rw-lock" | "sharded", Metric::Throughput, Outcome::Equivalent | Outcome::Inconclusive) => {
+                "No throughput from splitting the lock, though its wait time fell (store_lock_wait_µs): \
+                 on 2 cores shared with the load generator the CPU is the bottleneck — the work inside \
+                 the lock keeps both cores busy whichever lock guards it. Shard a lock when lock wait, \
+                 not CPU, dominates; try --param work_us=0 or fewer VUs to see the difference shrink \
+                 or grow."
+            }
+            ("rw-lock" | "sharded", Metric::Throughput, Outcome::Slower) => {
+                "Splitting the lock cost more than it saved: its extra hashing and locking is pure \
+                 overhead when requests rarely wait for each other."
+            }
+            ("mutex-across-io", Metric::Throughput | Metric::P99, Outcome::Slower) => {
+                "Holding the lock across I/O makes every request wait for every write's I/O: the lock \
+                 wait per request explodes, throughput falls and the tail grows. Never await while \
+                 holding a lock."
+            }
+            ("mutex-across-io", _, Outcome::Equivalent | Outcome::Inconclusive) => {
+                "Holding the lock across I/O did not show here: with this few writes (read_percent) or \
+                 this little I/O per write (io_us), the held lock rarely blocked anyone. Raise io_us \
+                 or lower read_percent and it will."
+            }
+            (_, Metric::P99, Outcome::Faster) => {
+                "The tail shrank: fewer requests queued behind one lock holder."
+            }
+            _ => return None,
+        };
+        Some(text.to_string())
+    }
+}
+
 export!(LockContention);
