@@ -116,6 +116,15 @@ fn python_example() {
 
 #[test]
 fn ctrl_c_in_a_lab_leaves_no_process_behind() {
+    interrupted_lab_leaves_nothing_behind(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_in_a_lab_writes_the_report_and_leaves_nothing_behind() {
+    interrupted_lab_leaves_nothing_behind(libc::SIGTERM);
+}
+
+fn interrupted_lab_leaves_nothing_behind(signal: i32) {
     // Everything the run starts lives under its own TMPDIR, so its processes can be found.
     let tmp = tempfile::tempdir().unwrap();
     // The PostgreSQL server runs as the `postgres` user: it must be able to enter this folder.
@@ -149,7 +158,7 @@ fn ctrl_c_in_a_lab_leaves_no_process_behind() {
     }
     std::thread::sleep(Duration::from_secs(3));
     // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
     let doc = validate_report(&out.path().join("report.json"));
@@ -165,6 +174,13 @@ fn ctrl_c_in_a_lab_leaves_no_process_behind() {
         leftovers.is_empty(),
         "processes left behind: {leftovers:#?}"
     );
+    // The service's data folder and the throwaway cluster are gone too.
+    let files: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(files.is_empty(), "left in the temp dir: {files:?}");
 }
 
 #[test]

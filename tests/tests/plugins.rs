@@ -182,3 +182,75 @@ fn the_python_example_runs_in_the_same_host() {
         "host.log reaches the plugin log"
     );
 }
+
+/// Runs the fixture in `mode` through the real CLI, as a user would: `perflab lab … --plugin`.
+fn through_the_cli(mode: &str) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
+    let wasm = fixture("bad-plugin");
+    let out = tempfile::tempdir().unwrap();
+    let run = common::perflab()
+        .args(["lab", "bad-plugin", "--no-prompt", "-q", "--plugin"])
+        .arg(&wasm)
+        .args(["--param", &format!("mode={mode}")])
+        .args(["--rounds", "1", "-d", "300ms", "--warmup", "0s"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    let log = out.path().join("plugin.log");
+    (run.status.code(), stderr, log, out)
+}
+
+#[test]
+fn a_guest_that_prints_in_every_export_runs_and_its_output_is_logged() {
+    let (code, stderr, log, _out) = through_the_cli("print");
+    assert_eq!(code, Some(0), "{stderr}");
+    let log = std::fs::read_to_string(log).unwrap();
+    for line in [
+        "[stdout] print: describe on stdout",
+        "[stderr] print: describe on stderr",
+        "[stdout] print: constructor of VU 0",
+        "[stdout] print: next-request 0",
+        "[stderr] print: check-response 200",
+    ] {
+        assert!(
+            log.contains(line),
+            "{line:?} missing from the plugin log:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_guest_panic_in_any_export_is_a_clear_error_not_a_crash() {
+    for (mode, message) in [
+        ("panic", "fixture panic: the answer is 42"),
+        ("panic-new", "fixture panic in the constructor"),
+        ("panic-check", "fixture panic in check-response"),
+    ] {
+        let (code, stderr, _, _out) = through_the_cli(mode);
+        assert_eq!(code, Some(1), "{mode}: {stderr}");
+        assert!(stderr.contains(message), "{mode}: {stderr}");
+        // The guest's own panic message is quoted ("[stderr] … panicked at src/lib.rs"); perflab's
+        // threads must not panic (exit 101, "Cannot start a runtime from within a runtime").
+        let host_panic = stderr
+            .lines()
+            .any(|l| l.contains("panicked at") && !l.trim_start().starts_with("[stderr]"));
+        assert!(!host_panic, "{mode}: perflab itself panicked:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_request_that_cannot_be_sent_stops_the_run_once_with_the_reason() {
+    let (code, stderr, _, _out) = through_the_cli("crlf");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot be sent")
+            && stderr.contains("must start with / and contain no spaces or control characters"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("cannot be sent").count(),
+        1,
+        "said once: {stderr}"
+    );
+}

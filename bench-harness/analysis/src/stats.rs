@@ -74,23 +74,6 @@ pub fn log_ratios(baseline: &[f64], candidate: &[f64]) -> Option<Vec<f64>> {
         .collect()
 }
 
-/// Student-t interval of the geometric-mean ratio from per-pair log-ratios, at `confidence`
-/// (two-sided). Needs two pairs; with identical pairs the interval is a point.
-pub fn t_interval(log_ratios: &[f64], confidence: f64) -> Option<Interval> {
-    let n = log_ratios.len();
-    if n < 2 {
-        return None;
-    }
-    let m = mean(log_ratios);
-    let se = (variance(log_ratios) / n as f64).sqrt();
-    let t = t_quantile(1.0 - (1.0 - confidence) / 2.0, (n - 1) as f64);
-    Some(Interval {
-        estimate: m.exp(),
-        low: (m - t * se).exp(),
-        high: (m + t * se).exp(),
-    })
-}
-
 /// Paired interval of candidate ÷ baseline over rounds run side by side.
 pub fn paired_ratio(baseline: &[f64], candidate: &[f64], confidence: f64) -> Option<Interval> {
     signed_rank_interval(&log_ratios(baseline, candidate)?, confidence)

@@ -9,7 +9,7 @@
 //!   default budget, and never in the wrong direction.
 
 use perflab_analysis::compare::{correction, verdict_of};
-use perflab_analysis::stats::{log_ratios, min_pairs, signed_rank_interval as t_interval};
+use perflab_analysis::stats::{log_ratios, min_pairs, signed_rank_interval};
 use perflab_analysis::{Better, Policy, Verdict};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -214,12 +214,13 @@ fn adaptive(seed: u64, noise: Noise, effect: f64) -> ((Verdict, bool), (Verdict,
         if n < MIN_PAIRS {
             continue;
         }
-        let tp = t_interval(
+        let tp = signed_rank_interval(
             &log_ratios(&run.throughput.0, &run.throughput.1).unwrap(),
             level,
         )
         .unwrap();
-        let p99 = t_interval(&log_ratios(&run.p99.0, &run.p99.1).unwrap(), level).unwrap();
+        let p99 =
+            signed_rank_interval(&log_ratios(&run.p99.0, &run.p99.1).unwrap(), level).unwrap();
         if tp.half_width().max(p99.half_width()) <= PRECISION || n >= BUDGET_PAIRS {
             return (
                 (
@@ -269,13 +270,14 @@ fn a_95_percent_interval_covers_the_true_ratio() {
                     for _ in 0..pairs {
                         run.add(m.block(effect));
                     }
-                    let tp = t_interval(
+                    let tp = signed_rank_interval(
                         &log_ratios(&run.throughput.0, &run.throughput.1).unwrap(),
                         0.95,
                     )
                     .unwrap();
                     let p99 =
-                        t_interval(&log_ratios(&run.p99.0, &run.p99.1).unwrap(), 0.95).unwrap();
+                        signed_rank_interval(&log_ratios(&run.p99.0, &run.p99.1).unwrap(), 0.95)
+                            .unwrap();
                     covered[0] += u64::from(tp.low <= effect && effect <= tp.high);
                     covered[1] += u64::from(p99.low <= 1.0 / effect && 1.0 / effect <= p99.high);
                 }

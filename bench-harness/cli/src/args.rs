@@ -33,7 +33,7 @@ pub enum Command {
     NewLab { name: String },
     /// Measure what this machine can tell apart: its noise, an A/A false-claim rate, the
     /// smallest detectable effect (and, with --effect-work-us, the power to find one).
-    Calibrate(crate::calibrate::CalibrateArgs),
+    Calibrate(CalibrateArgs),
 }
 
 impl Command {
@@ -216,6 +216,28 @@ fn threads(text: &str) -> Result<usize, String> {
         Ok(n @ 1..=64) => Ok(n),
         _ => Err("expected a number of threads from 1 to 64".into()),
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// Comparisons to run (A/A, or A/B with --effect-work-us).
+    #[arg(long, default_value_t = 10)]
+    pub comparisons: u32,
+    /// Compare two services that differ by this many µs of CPU work per request (a power test)
+    /// instead of one service with itself.
+    #[arg(long)]
+    pub effect_work_us: Option<u64>,
+    /// How long the noise probe runs.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
+    pub noise_probe: Duration,
+    /// Where to save the result (JSON).
+    #[arg(long, default_value = ".perflab/calibration.json")]
+    pub save: PathBuf,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// No progress output; the summary is still printed.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// Load flags that cannot be applied as given.

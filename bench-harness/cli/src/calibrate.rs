@@ -16,12 +16,10 @@
 //! The result is printed and saved (`.perflab/calibration.json`), and later reports quote it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 use perflab_analysis::{Metric, RunInput, ValidityLimits, Verdict, analyze};
 use perflab_load::LoadModel;
 use perflab_load::client::{Connection, Target};
@@ -31,33 +29,11 @@ use perflab_services::service::{ServiceProcess, locate_binary};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::LoadArgs;
+use crate::args::CalibrateArgs;
 use crate::exit::Exit;
 use crate::experiment::{self, Plan, Variant};
 use crate::progress::Progress;
 use crate::rounds::Defaults;
-
-#[derive(Debug, Clone, Args)]
-pub struct CalibrateArgs {
-    /// Comparisons to run (A/A, or A/B with --effect-work-us).
-    #[arg(long, default_value_t = 10)]
-    pub comparisons: u32,
-    /// Compare two services that differ by this many µs of CPU work per request (a power test)
-    /// instead of one service with itself.
-    #[arg(long)]
-    pub effect_work_us: Option<u64>,
-    /// How long the noise probe runs.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
-    pub noise_probe: Duration,
-    /// Where to save the result (JSON).
-    #[arg(long, default_value = ".perflab/calibration.json")]
-    pub save: PathBuf,
-    #[command(flatten)]
-    pub load: LoadArgs,
-    /// No progress output; the summary is still printed.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-}
 
 /// What `perflab calibrate` found, as saved.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,6 +20,9 @@ use crate::experiment::{self, Outcome, Plan};
 use crate::progress::Progress;
 use crate::{baseline_store, environment, now_rfc3339};
 
+/// Asks a lab what a run's outcomes mean (its optional `lessons` export).
+pub type AskLessons = Box<dyn Fn(&Analysis) -> Vec<Lesson>>;
+
 /// What a run is, besides its plan: names and teaching text for the report.
 pub struct RunInfo {
     pub name: String,
@@ -32,7 +35,7 @@ pub struct RunInfo {
     /// This machine's `perflab calibrate` result, if one was saved.
     pub calibration: Option<perflab_report::CalibrationNote>,
     /// Asks the lab what the outcomes mean (its optional `lessons` export).
-    pub lessons: Option<Box<dyn Fn(&Analysis) -> Vec<Lesson>>>,
+    pub lessons: Option<AskLessons>,
 }
 
 pub async fn execute(
@@ -83,7 +86,7 @@ pub async fn execute(
         environment,
         incomplete_reason: outcome
             .interrupted()
-            .then(|| "interrupted (Ctrl-C)".to_string()),
+            .then(|| "interrupted by a signal (SIGINT, SIGTERM or SIGHUP)".to_string()),
         load: plan.model.clone(),
         rounds: rounds_info(&plan, &outcome),
         variants: plan

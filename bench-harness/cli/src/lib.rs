@@ -15,6 +15,7 @@ pub mod lab;
 pub mod progress;
 pub mod rounds;
 pub mod run_url;
+pub mod signals;
 
 /// The current time, as reports write it.
 pub fn now_rfc3339() -> String {

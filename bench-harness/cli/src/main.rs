@@ -31,12 +31,13 @@ fn main() -> ExitCode {
         }
     };
     let exit = runtime.block_on(async {
-        // Ctrl-C ends the current round; the partial report is still written.
+        // Ctrl-C, SIGTERM (what `timeout` and CI send) and SIGHUP (a closed terminal) end the
+        // current round; the partial report is still written and every child stopped.
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nperflab: interrupted; finishing with a partial report");
+            if let Some(name) = perflab::signals::first().await {
+                eprintln!("\nperflab: {name}; finishing with a partial report");
                 on_signal.cancel();
             }
         });

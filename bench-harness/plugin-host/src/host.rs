@@ -57,6 +57,12 @@ impl WasiView for HostState {
     }
 }
 
+impl crate::stdio::HasTable for HostState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
 /// The shared `types` interface has no functions; the linker still wants it implemented.
 impl types::Host for HostState {}
 
@@ -105,6 +111,8 @@ impl PluginHost {
         let engine = Engine::new(&engine_config()).map_err(fail)?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(fail)?;
+        // Guest stdio without tokio's block_on (see `stdio`).
+        crate::stdio::add_to_linker(&mut linker).map_err(fail)?;
         Experiment::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(fail)?;
 

@@ -63,7 +63,12 @@ impl Plugin {
                 let (answer,) = explain
                     .call(
                         &mut store,
-                        (q.candidate.as_str(), q.baseline.as_str(), q.metric, q.outcome),
+                        (
+                            q.candidate.as_str(),
+                            q.baseline.as_str(),
+                            q.metric,
+                            q.outcome,
+                        ),
                     )
                     .map_err(|e| fail(e, "lessons.explain"))?;
                 Ok(answer)

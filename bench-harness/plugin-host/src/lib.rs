@@ -18,6 +18,7 @@ pub mod instance;
 pub mod lessons;
 pub mod output;
 pub mod params;
+mod stdio;
 
 /// The plugin's side of the contract, generated from `plugins/wit/experiment.wit`.
 pub use bindings::perflab::experiment::types as wit;

@@ -238,6 +238,25 @@ pub fn baseline_line(v: &VariantAgainstBaseline, margin: f64) -> String {
     format!("{} against the baseline: {}", v.variant, parts.join(", "))
 }
 
+/// `sharded, throughput faster: <the lab's text>` for each lesson the lab gave.
+pub fn lesson_lines(r: &Report) -> Vec<String> {
+    let Some(lab) = &r.lab else {
+        return Vec::new();
+    };
+    lab.lessons
+        .iter()
+        .map(|l| {
+            let verdict = match l.verdict {
+                Verdict::Faster => "faster",
+                Verdict::Slower => "slower",
+                Verdict::Equivalent => "equivalent",
+                Verdict::Inconclusive => "inconclusive",
+            };
+            format!("{}, {} {verdict}: {}", l.candidate, l.metric, l.text)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,23 +307,4 @@ mod tests {
             "throughput inconclusive at ±2 % (1.05× [0.97, 1.14])"
         );
     }
-}
-
-/// `sharded, throughput faster: <the lab's text>` for each lesson the lab gave.
-pub fn lesson_lines(r: &Report) -> Vec<String> {
-    let Some(lab) = &r.lab else {
-        return Vec::new();
-    };
-    lab.lessons
-        .iter()
-        .map(|l| {
-            let verdict = match l.verdict {
-                Verdict::Faster => "faster",
-                Verdict::Slower => "slower",
-                Verdict::Equivalent => "equivalent",
-                Verdict::Inconclusive => "inconclusive",
-            };
-            format!("{}, {} {verdict}: {}", l.candidate, l.metric, l.text)
-        })
-        .collect()
 }

@@ -147,14 +147,23 @@ impl GuestVirtualUser for User {
 /// what decides is whether the lock or the CPU is the bottleneck (how much CPU the load
 /// generator leaves the service, and how long the work inside the lock is).
 impl Lessons for LockContention {
-    fn explain(candidate: String, _baseline: String, metric: Metric, outcome: Outcome) -> Option<String> {
+    fn explain(
+        candidate: String,
+        _baseline: String,
+        metric: Metric,
+        outcome: Outcome,
+    ) -> Option<String> {
         let text = match (candidate.as_str(), metric, outcome) {
             ("rw-lock" | "sharded", Metric::Throughput, Outcome::Faster) => {
                 "Splitting the lock paid off: requests were queueing on the one mutex (compare \
                  store_lock_wait_µs per request), and this run left the service enough CPU for \
                  that queue, not the CPU, to be the limit."
             }
-            ("rw-lock" | "sharded", Metric::Throughput, Outcome::Equivalent | Outcome::Inconclusive) => {
+            (
+                "rw-lock" | "sharded",
+                Metric::Throughput,
+                Outcome::Equivalent | Outcome::Inconclusive,
+            ) => {
                 "No throughput from splitting the lock, though its wait time fell (store_lock_wait_µs): \
                  on 2 cores shared with the load generator the CPU is the bottleneck — the work inside \
                  the lock keeps both cores busy whichever lock guards it. Shard a lock when lock wait, \
