@@ -71,7 +71,8 @@ pub async fn require_loopback_or_token(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if peer.ip().is_loopback() {
+    // `to_canonical`: with `--listen [::]` a loopback caller arrives as ::ffff:127.0.0.1.
+    if peer.ip().to_canonical().is_loopback() {
         return Ok(next.run(req).await);
     }
     let presented = req

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use axum::handler::Handler;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, put};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -52,13 +53,18 @@ pub fn router(state: AppState) -> Router {
             put(routes::insert_events)
                 .post(routes::insert_events)
                 .get(routes::count_events)
-                .delete(routes::clear_events),
+                // Emptying a table is an operator's act: the admin API's guard applies.
+                .delete(routes::clear_events.layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    admin::require_loopback_or_token,
+                ))),
         )
         .merge(admin)
         .route("/metrics", get(observability::metrics_text))
         .route("/health/live", get(observability::live))
         .route("/health/ready", get(observability::ready))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::from_fn(observability::record_red))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -128,7 +134,7 @@ impl Service {
             http,
             profiles: Box::leak(sample_profiles(MAX_USERS).into_boxed_slice()),
             metrics,
-            admin_token: config.admin_token.clone(),
+            admin_token: config.admin_token()?,
         };
         Ok(Service { state, upstream })
     }

@@ -41,9 +41,14 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// Bearer token that opens the admin API to non-loopback callers.
+    /// Bearer token that opens the admin API to non-loopback callers. Prefer the environment
+    /// variable or --admin-token-file: a flag's value is visible to every user in `ps`.
     #[arg(long, env = "PERFLAB_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// A file holding the admin token (its first line).
+    #[arg(long, env = "PERFLAB_ADMIN_TOKEN_FILE", conflicts_with = "admin_token")]
+    pub admin_token_file: Option<PathBuf>,
 
     /// How many users to seed into the database for the lookup endpoints.
     #[arg(long, default_value_t = 1000)]
@@ -58,6 +63,25 @@ pub struct Config {
 }
 
 impl Config {
+    /// The admin token from `--admin-token`, its environment variable, or the token file.
+    pub fn admin_token(&self) -> anyhow::Result<Option<String>> {
+        if let Some(t) = &self.admin_token {
+            return Ok(Some(t.clone()));
+        }
+        let Some(path) = &self.admin_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("--admin-token-file {}: {e}", path.display()))?;
+        let token = text.lines().next().unwrap_or("").trim().to_string();
+        anyhow::ensure!(
+            !token.is_empty(),
+            "--admin-token-file {}: the file is empty",
+            path.display()
+        );
+        Ok(Some(token))
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
             format!(

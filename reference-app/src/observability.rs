@@ -39,6 +39,22 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// The `method` label from a closed set: a client inventing methods (`X0000001 /health/live`
+/// …) must not grow the metrics without bound.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// RED: rate and errors (`http_requests_total` by status) and duration, per route template.
 pub async fn record_red(req: Request, next: Next) -> Response {
     let route = req
@@ -46,12 +62,12 @@ pub async fn record_red(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let started = Instant::now();
     metrics::gauge!(names::HTTP_IN_FLIGHT).increment(1.0);
     let response = next.run(req).await;
     metrics::gauge!(names::HTTP_IN_FLIGHT).decrement(1.0);
-    metrics::histogram!(names::HTTP_DURATION, "method" => method.clone(), "route" => route.clone())
+    metrics::histogram!(names::HTTP_DURATION, "method" => method, "route" => route.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(names::HTTP_REQUESTS, "method" => method, "route" => route,
         "status" => response.status().as_u16().to_string())
@@ -71,14 +87,21 @@ pub async fn live() -> &'static str {
     "ok"
 }
 
+/// How long readiness waits for the database or Redis: a refused connection should be said
+/// at once, not after the pool's 10 s acquire timeout.
+const READY_WITHIN: Duration = Duration::from_secs(2);
+
 /// Readiness: the database answers, and Redis too when one is configured.
 pub async fn ready(State(state): State<AppState>) -> Response {
-    if let Err(e) = state.db.ping().await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database not ready: {e}"),
-        )
-            .into_response();
+    let db = match tokio::time::timeout(READY_WITHIN, state.db.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("database not ready: {e}")),
+        Err(_) => Some(format!(
+            "database not ready: no answer within {READY_WITHIN:?} (is it running, and does it accept connections?)"
+        )),
+    };
+    if let Some(message) = db {
+        return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     }
     if let Some(redis) = &state.redis
         && let Err(e) = redis.ping().await

@@ -252,6 +252,15 @@ pub async fn clear_events(State(state): State<AppState>) -> ApiResult<StatusCode
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A known path asked with a method it does not take: 405 with the same JSON body as every
+/// other error.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{} does not take {method}: see the README for each endpoint's methods",
+        uri.path()
+    ))
+}
+
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!(
         "no route for {}: see GET /admin/settings and the README for endpoints",
