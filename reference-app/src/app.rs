@@ -1,16 +1,22 @@
 //! Wiring: shared state, the router, and a server that shuts down gracefully.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::Router;
-use axum::handler::Handler;
+use axum::extract::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::routing::{get, put};
+use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::admin;
 use crate::clients::http::HttpClients;
@@ -54,10 +60,12 @@ pub fn router(state: AppState) -> Router {
                 .post(routes::insert_events)
                 .get(routes::count_events)
                 // Emptying a table is an operator's act: the admin API's guard applies.
-                .delete(routes::clear_events.layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    admin::require_loopback_or_token,
-                ))),
+                .delete(
+                    routes::clear_events.layer(axum::middleware::from_fn_with_state(
+                        state.clone(),
+                        admin::require_loopback_or_token,
+                    )),
+                ),
         )
         .merge(admin)
         .route("/metrics", get(observability::metrics_text))
@@ -139,19 +147,96 @@ impl Service {
         Ok(Service { state, upstream })
     }
 
-    /// Serves until SIGINT or SIGTERM, lets in-flight requests finish, then closes the pools.
-    pub async fn serve(self, listener: TcpListener) -> anyhow::Result<()> {
-        let app = router(self.state.clone());
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    /// Serves until SIGINT or SIGTERM, lets in-flight requests finish (at most the drain
+    /// deadline), then closes the pools.
+    ///
+    /// A hand-written accept loop instead of `axum::serve`, for what a service facing hostile
+    /// clients needs and `axum::serve` does not set: a timer for hyper's header-read timeout
+    /// (which also reaps idle keep-alive connections), a limit on open connections, and a
+    /// deadline after which connections that are still open at shutdown are dropped.
+    pub async fn serve(self, listener: TcpListener, limits: &ServeLimits) -> anyhow::Result<()> {
+        let app =
+            router(self.state.clone()).layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let mut shutdown = std::pin::pin!(shutdown_signal());
+        let mut warned_at: Option<Instant> = None;
+        loop {
+            if slots.available_permits() == 0
+                && warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(60))
+            {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    "connection limit reached: new connections wait until one closes (--max-connections)"
+                );
+                warned_at = Some(Instant::now());
+            }
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot?,
+                _ = &mut shutdown => break,
+            };
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            // The admin guard reads the peer's address from the request's extensions.
+            let service = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(TokioIo::new(tcp), service);
+            let watched = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = watched.await {
+                    tracing::debug!("connection from {peer} ended: {e}");
+                }
+                drop(slot);
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(limits.drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                deadline = ?limits.drain,
+                "connections still open after the drain deadline are closed"
+            );
+        }
         tracing::info!("in-flight requests finished; closing pools");
         self.state.db.close().await;
         drop(self.upstream);
         Ok(())
+    }
+}
+
+/// What one client may hold: see `--header-timeout`, `--body-timeout`, `--max-connections`
+/// and `--drain-timeout`.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
+    pub drain: Duration,
+}
+
+impl ServeLimits {
+    pub fn from_config(c: &Config) -> ServeLimits {
+        ServeLimits {
+            header_timeout: c.header_timeout,
+            body_timeout: c.body_timeout,
+            max_connections: c.max_connections,
+            drain: c.drain_timeout,
+        }
     }
 }
 

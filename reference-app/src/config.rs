@@ -50,6 +50,24 @@ pub struct Config {
     #[arg(long, env = "PERFLAB_ADMIN_TOKEN_FILE", conflicts_with = "admin_token")]
     pub admin_token_file: Option<PathBuf>,
 
+    /// A client must send a request's head within this (it also closes idle keep-alive
+    /// connections): a client that connects and sends nothing, or a byte a second, is dropped.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub header_timeout: std::time::Duration,
+
+    /// A client must send a request's body within this.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub body_timeout: std::time::Duration,
+
+    /// Open connections at most; more wait until one closes (a warning is logged).
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+
+    /// On SIGTERM, in-flight requests get this long to finish; connections still open then are
+    /// closed.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub drain_timeout: std::time::Duration,
+
     /// How many users to seed into the database for the lookup endpoints.
     #[arg(long, default_value_t = 1000)]
     pub seed_users: i64,

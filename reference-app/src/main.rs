@@ -28,5 +28,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // The first stdout line is machine-readable: the harness and the tests wait for it.
     println!("listening on http://{}", listener.local_addr()?);
     tracing::info!(backend = %service.state.db.backend(), "ready");
-    service.serve(listener).await
+    let limits = reference_app::app::ServeLimits::from_config(&config);
+    service.serve(listener, &limits).await
 }
