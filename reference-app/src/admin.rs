@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
@@ -43,19 +43,33 @@ pub async fn list(State(state): State<AppState>) -> Json<SettingsListing> {
     })
 }
 
-pub async fn update(
-    State(state): State<AppState>,
-    body: Result<
-        Json<BTreeMap<String, serde_json::Value>>,
-        axum::extract::rejection::JsonRejection,
-    >,
-) -> ApiResult<Json<SettingsListing>> {
+type Changes = Result<
+    Json<BTreeMap<String, serde_json::Value>>,
+    axum::extract::rejection::JsonRejection,
+>;
+
+fn changes(body: Changes) -> ApiResult<BTreeMap<String, serde_json::Value>> {
     let Json(changes) = body.map_err(|e| {
         ApiError::BadRequest(format!(
             "expected a JSON object such as {{\"store\": \"sharded\"}}: {}",
             e.body_text()
         ))
     })?;
+    Ok(changes)
+}
+
+/// `POST /admin/settings/validate`: would `PUT` accept these? Changes nothing; the harness
+/// checks every variant of a plan this way before the first round.
+pub async fn validate(State(state): State<AppState>, body: Changes) -> ApiResult<StatusCode> {
+    state
+        .settings
+        .validate(&changes(body)?, state.db.backend())
+        .map_err(ApiError::bad_request)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update(State(state): State<AppState>, body: Changes) -> ApiResult<Json<SettingsListing>> {
+    let changes = changes(body)?;
     state
         .settings
         .apply(&changes, state.db.backend())

@@ -254,3 +254,33 @@ fn a_request_that_cannot_be_sent_stops_the_run_once_with_the_reason() {
         "said once: {stderr}"
     );
 }
+
+#[test]
+fn a_variant_with_a_bad_setting_is_refused_before_anything_runs() {
+    let started = std::time::Instant::now();
+    let (code, stderr, log, out) = through_the_cli("bad-setting");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("variant \"typo\"") && stderr.contains("unknown setting \"stor\""),
+        "{stderr}"
+    );
+    // Found by validation, before the first variant was measured.
+    assert!(!out.path().join("report.json").exists());
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    drop(log);
+}
+
+#[test]
+fn two_hundred_variants_are_refused_with_the_limit() {
+    let (code, stderr, _, _out) = through_the_cli("many");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("200 variants; the limit is 32"), "{stderr}");
+}
+
+#[test]
+fn a_virtual_user_knows_which_variant_it_runs() {
+    let (code, stderr, log, _out) = through_the_cli("variant");
+    assert_eq!(code, Some(0), "{stderr}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("variant: VU 0 runs only"), "{log}");
+}

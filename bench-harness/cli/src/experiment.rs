@@ -41,6 +41,12 @@ pub enum ExperimentError {
     Engine(#[from] EngineError),
     #[error("selecting variant {variant:?} on the service failed: {cause}")]
     Unreachable { variant: String, cause: ClientError },
+    #[error("variant {variant:?} asks the service for settings it refuses: HTTP {status}: {body}")]
+    Invalid {
+        variant: String,
+        status: u16,
+        body: String,
+    },
     #[error("selecting variant {variant:?} on the service failed: HTTP {status}: {body}")]
     Refused {
         variant: String,
@@ -162,10 +168,45 @@ pub async fn select_variant(v: &Variant) -> Result<(), ExperimentError> {
         return Err(ExperimentError::Refused {
             variant: v.name.clone(),
             status,
-            body: String::from_utf8_lossy(&body).into_owned(),
+            body: service_message(&body),
         });
     }
     Ok(())
+}
+
+/// Checks every variant's settings with the service (`POST /admin/settings/validate`) before
+/// anything runs: a typo in the last variant fails now, not after the first has been measured.
+pub async fn validate_variants(plan: &Plan) -> Result<(), ExperimentError> {
+    for v in plan.variants.iter().filter(|v| !v.settings.is_empty()) {
+        let body = serde_json::to_vec(&v.settings).expect("settings serialize");
+        let (status, body) = admin_request(
+            &v.target,
+            hyper::Method::POST,
+            "/admin/settings/validate",
+            body.into(),
+        )
+        .await
+        .map_err(|cause| ExperimentError::Unreachable {
+            variant: v.name.clone(),
+            cause,
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(ExperimentError::Invalid {
+                variant: v.name.clone(),
+                status,
+                body: service_message(&body),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The service's error message: the `message` of its JSON error body, or the body as text.
+fn service_message(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
 }
 
 async fn scrape(target: &Target) -> BTreeMap<String, f64> {
@@ -350,6 +391,7 @@ pub async fn run(
         not_ready: Vec::new(),
     };
     let target = &plan.variants[0].target;
+    validate_variants(plan).await?;
     if let Some(path) = plan.readiness_path
         && !ready(target, path).await
     {

@@ -59,12 +59,16 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     let services = LabServices::start(&desc, &args, &root, &report_dir, &mut env)?;
 
     let (target, _) = Target::resolve(&services.base_url, false).await?;
-    let workload = Arc::new(PluginWorkload::new(
-        plugin.clone(),
-        params,
-        perflab_plugin_host::convert::body_need(&desc.body_need),
-        args.load.seed,
-    ));
+    let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
+    // Each variant's VUs are told which variant they run (`variant` among their params).
+    let workload = |variant: &str| {
+        Arc::new(PluginWorkload::new(
+            plugin.clone(),
+            with_variant(&params, variant),
+            body_need,
+            args.load.seed,
+        ))
+    };
     let plan = Plan {
         model: rounds.model,
         settle: rounds.settle,
@@ -79,7 +83,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
                 name: v.name.clone(),
                 settings: convert::settings(&v.settings),
                 target: target.clone(),
-                workload: workload.clone(),
+                workload: workload(&v.name),
             })
             .collect(),
         seed: args.load.seed,
@@ -118,6 +122,21 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     result
 }
 
+/// The most variants a lab may declare: each one multiplies the run's length.
+const MAX_VARIANTS: usize = 32;
+
+/// The run's parameters plus `variant`, unless the lab declares a parameter of that name.
+fn with_variant(params: &[wit::ParamValue], variant: &str) -> Vec<wit::ParamValue> {
+    let mut all = params.to_vec();
+    if !all.iter().any(|p| p.name == "variant") {
+        all.push(wit::ParamValue {
+            name: "variant".into(),
+            value: wit::Value::Text(variant.into()),
+        });
+    }
+    all
+}
+
 /// Builds the lab's plugin (Rust or Python), or takes the given component, and loads it.
 pub fn load_plugin(
     host: &Arc<PluginHost>,
@@ -152,6 +171,13 @@ fn describe(
 ) -> anyhow::Result<(wit::Description, Vec<wit::ParamValue>)> {
     let db = args.db.name();
     let (desc, params) = describe_with_params(plugin, &args.params, &[("db", db.to_string())])?;
+    if desc.variants.len() > MAX_VARIANTS {
+        bail!(
+            "lab {} declares {} variants; the limit is {MAX_VARIANTS} (every variant runs in every block, so a run's length grows with them): split it into several labs",
+            desc.name,
+            desc.variants.len()
+        );
+    }
     if !desc.databases.iter().any(|d| d == db) {
         bail!(
             "lab {} runs on {}; --db {db} is not one of them",
