@@ -43,10 +43,8 @@ pub async fn list(State(state): State<AppState>) -> Json<SettingsListing> {
     })
 }
 
-type Changes = Result<
-    Json<BTreeMap<String, serde_json::Value>>,
-    axum::extract::rejection::JsonRejection,
->;
+type Changes =
+    Result<Json<BTreeMap<String, serde_json::Value>>, axum::extract::rejection::JsonRejection>;
 
 fn changes(body: Changes) -> ApiResult<BTreeMap<String, serde_json::Value>> {
     let Json(changes) = body.map_err(|e| {
@@ -68,7 +66,10 @@ pub async fn validate(State(state): State<AppState>, body: Changes) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn update(State(state): State<AppState>, body: Changes) -> ApiResult<Json<SettingsListing>> {
+pub async fn update(
+    State(state): State<AppState>,
+    body: Changes,
+) -> ApiResult<Json<SettingsListing>> {
     let changes = changes(body)?;
     state
         .settings

@@ -35,7 +35,10 @@ use crate::upstream::Upstream;
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/admin/settings", get(admin::list).put(admin::update))
-        .route("/admin/settings/validate", axum::routing::post(admin::validate))
+        .route(
+            "/admin/settings/validate",
+            axum::routing::post(admin::validate),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::require_loopback_or_token,

@@ -10,11 +10,15 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use perflab_load::{LoadModel, ModelError, parse_stages};
 
+/// Shown under `--help` of `perflab`, `perflab run` and `perflab lab`.
+pub const EXIT_CODES: &str = "Exit codes: 0 complete, every threshold passed · 1 error · 2 usage · 3 a threshold failed · 4 the run is invalid (no verdict; the report says why) · 130 interrupted by SIGINT, SIGTERM or SIGHUP (a partial report is written)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "perflab",
     version,
-    about = "A/B load testing with confidence intervals, server counters and WASM lab plugins"
+    about = "A/B load testing with confidence intervals, server counters and WASM lab plugins",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -118,6 +122,7 @@ pub struct OutputArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct RunArgs {
     /// One URL to measure, or two to compare (the first is the baseline).
     #[arg(required = true, num_args = 1..=2)]
@@ -165,6 +170,7 @@ impl Database {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct LabArgs {
     /// A lab under labs/ (e.g. lock-contention), or a folder holding plugin/ or plugin-py/.
     pub name: String,

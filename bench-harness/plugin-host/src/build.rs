@@ -140,6 +140,8 @@ pub fn build_python(dir: &Path, wit_dir: &Path, out_dir: &Path) -> Result<PathBu
         .args(["-w", "experiment", "componentize", "app", "-o"])
         .arg(&out)
         .current_dir(dir)
+        // "Component built successfully" is noise in a report's output; errors go to stderr.
+        .stdout(std::process::Stdio::null())
         .status()
         .map_err(|e| err(dir, format!("cannot run componentize-py ({e}): install it with `pip install componentize-py`")))?;
     if !status.success() {

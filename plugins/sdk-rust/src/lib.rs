@@ -168,15 +168,40 @@ pub fn param(name: &str, description: &str, default: Value) -> Param {
 }
 
 /// The threshold every lab starts from: fewer than `rate` (e.g. 0.01 = 1 %) of requests fail,
-/// in every variant.
+/// in every variant. It is also the run's validity limit: above it the run is invalid.
 pub fn error_rate_below(rate: f64) -> Threshold {
+    limit(Metric::ErrorRate, Comparison::Lt, rate)
+}
+
+/// `metric op value` in every variant, e.g. `limit(Metric::P99, Comparison::Lt, 50.0)` for
+/// p99 < 50 ms. Latencies are milliseconds, throughput requests per second, rates 0–1.
+pub fn limit(metric: Metric, op: Comparison, value: f64) -> Threshold {
     Threshold {
         variant: None,
-        metric: Metric::ErrorRate,
-        op: Comparison::Lt,
-        value: rate,
+        metric,
+        op,
+        value,
         relative_to: None,
     }
+}
+
+/// `variant.metric op value`, for one variant.
+pub fn limit_for(variant: &str, metric: Metric, op: Comparison, value: f64) -> Threshold {
+    Threshold {
+        variant: Some(variant.to_string()),
+        ..limit(metric, op, value)
+    }
+}
+
+/// `p99 < ms` in every variant.
+pub fn p99_below_ms(ms: f64) -> Threshold {
+    limit(Metric::P99, Comparison::Lt, ms)
+}
+
+/// `variant.metric op factor × baseline.metric`: against the same variant in the saved baseline
+/// (`--baseline NAME`), judged on the confidence interval.
+pub fn against_baseline(variant: &str, metric: Metric, op: Comparison, factor: f64) -> Threshold {
+    relative(variant, metric, op, factor, "baseline")
 }
 
 pub fn constant_vus(vus: u32, seconds: f64) -> LoadModel {

@@ -58,18 +58,15 @@ pub fn list_labs(root: &Path) -> Vec<(String, PathBuf)> {
     labs
 }
 
-/// `perflab labs`: each lab with the first line of its guide.
-pub fn print_labs() -> anyhow::Result<Exit> {
-    let root = repo_root()?;
-    for (name, dir) in list_labs(&root) {
-        let guide = std::fs::read_to_string(dir.join("README.md")).unwrap_or_default();
-        let line = guide
-            .lines()
-            .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .unwrap_or("");
-        println!("{name:<20} {line}");
-    }
-    Ok(Exit::Ok)
+/// The first prose line of a lab's guide (what `perflab labs` shows when the plugin does not
+/// build).
+pub fn guide_line(dir: &Path) -> String {
+    let guide = std::fs::read_to_string(dir.join("README.md")).unwrap_or_default();
+    guide
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or("")
+        .to_string()
 }
 
 /// `perflab new-lab NAME`: a lab folder from `plugins/template/` that builds and runs as is.
@@ -90,6 +87,8 @@ pub fn new_lab(name: &str) -> anyhow::Result<Exit> {
     let template = root.join("plugins").join("template");
     let files = [
         ("plugin/Cargo.toml.tmpl", "plugin/Cargo.toml"),
+        // Pinned like every lab's, so a new lab builds offline once the SDK's crates are cached.
+        ("plugin/Cargo.lock.tmpl", "plugin/Cargo.lock"),
         ("plugin/src/lib.rs.tmpl", "plugin/src/lib.rs"),
         ("README.md.tmpl", "README.md"),
     ];

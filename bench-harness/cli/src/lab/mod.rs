@@ -18,7 +18,7 @@ use perflab_plugin_host::{Plugin, PluginHost, PluginLimits, PluginWorkload, buil
 use perflab_report::LabInfo;
 use tokio_util::sync::CancellationToken;
 
-pub use catalog::{list_labs, new_lab, print_labs, repo_root};
+pub use catalog::{list_labs, new_lab, repo_root};
 
 use crate::args::LabArgs;
 use crate::environment;
@@ -43,7 +43,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         args.output.quiet,
     )?;
     let (desc, params) = describe(&plugin, &args)?;
-    let prediction = prompt::ask_prediction(&desc, args.no_prompt || args.output.quiet);
+    let prediction = prompt::ask_prediction(&desc, args.no_prompt, args.output.quiet);
     let rounds = round_plan(&desc, &args)?;
 
     let report_dir = match &args.output.out {
@@ -120,6 +120,26 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         println!("guide: {}", guide.display());
     }
     result
+}
+
+/// `perflab labs`: each lab with its `summary` (from its plugin, built if needed), or the first
+/// line of its guide when the plugin does not build.
+pub fn print_labs() -> anyhow::Result<Exit> {
+    let root = repo_root()?;
+    let host = PluginHost::new(PluginLimits::default())?;
+    for (name, dir) in list_labs(&root) {
+        let summary = load_plugin(&host, &root, Some(&dir), None, true)
+            .and_then(|p| Ok(p.describe(&[])?.summary))
+            .unwrap_or_else(|e| {
+                format!(
+                    "{} (the plugin does not build: {})",
+                    catalog::guide_line(&dir),
+                    e.to_string().lines().next().unwrap_or_default()
+                )
+            });
+        println!("{name:<20} {summary}");
+    }
+    Ok(Exit::Ok)
 }
 
 /// The most variants a lab may declare: each one multiplies the run's length.

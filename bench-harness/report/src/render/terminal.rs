@@ -105,7 +105,41 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("  ! {w}\n"));
         }
     }
+    out.push_str(&format!("\n{}\n", outcome_line(r)));
     out
+}
+
+/// The one line that says how the run ended, with its exit code.
+pub fn outcome_line(r: &Report) -> String {
+    let failed = r
+        .thresholds
+        .iter()
+        .filter(|t| t.outcome == Outcome::Failed)
+        .count();
+    match r.status {
+        Status::Incomplete => {
+            "INCOMPLETE: interrupted; a partial report was written (exit 130)".into()
+        }
+        Status::Invalid => format!(
+            "INVALID: {} (exit 4)",
+            r.invalid_reasons
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "the run is not a measurement".into())
+        ),
+        Status::Complete if failed > 0 => format!(
+            "FAIL: {failed} of {} threshold checks failed (exit 3)",
+            r.thresholds.len()
+        ),
+        Status::Complete if r.thresholds.is_empty() => "PASS: complete (exit 0)".into(),
+        Status::Complete => format!(
+            "PASS: {} threshold checks passed (exit 0)",
+            r.thresholds
+                .iter()
+                .filter(|t| t.outcome == Outcome::Passed)
+                .count()
+        ),
+    }
 }
 
 fn avg(r: &Report, f: impl Fn(&crate::VariantReport) -> f64) -> f64 {
