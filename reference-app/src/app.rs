@@ -29,7 +29,7 @@ use crate::model::sample_profiles;
 use crate::observability;
 use crate::routes;
 use crate::state::AppState;
-use crate::store::Stores;
+use crate::store::{Capacity, Stores};
 use crate::upstream::Upstream;
 
 pub fn router(state: AppState) -> Router {
@@ -140,7 +140,7 @@ impl Service {
 
         let state = AppState {
             settings,
-            stores: Arc::new(Stores::default()),
+            stores: Arc::new(Stores::with_capacity(Capacity::new(config.store_max_bytes))),
             db,
             redis,
             http,

@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub drain_timeout: std::time::Duration,
 
+    /// Bytes (keys, values and bookkeeping) each variant's in-memory store may hold; PUTs
+    /// beyond it get 507.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub store_max_bytes: usize,
+
     /// How many users to seed into the database for the lookup endpoints.
     #[arg(long, default_value_t = 1000)]
     pub seed_users: i64,

@@ -20,6 +20,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A store that holds its limit.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
@@ -75,6 +79,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotAcceptable(_) => "not_acceptable",

@@ -67,6 +67,8 @@ pub struct Event {
 
 #[derive(Debug, Deserialize)]
 pub struct BulkInsert {
+    /// At most `MAX_ROWS_PER_REQUEST`, counted while decoding.
+    #[serde(deserialize_with = "crate::limits::bounded::rows")]
     pub events: Vec<Event>,
 }
 

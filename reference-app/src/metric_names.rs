@@ -6,6 +6,8 @@ pub const HTTP_IN_FLIGHT: &str = "http_requests_in_flight";
 
 pub const STORE_LOCK_ACQUISITIONS: &str = "store_lock_acquisitions_total";
 pub const STORE_LOCK_WAIT_NS: &str = "store_lock_wait_nanoseconds_total";
+/// PUTs refused because the variant's map was full.
+pub const STORE_REJECTED: &str = "store_rejected_total";
 
 pub const DB_STATEMENTS: &str = "db_statements_total";
 pub const DB_COMMITS: &str = "db_commits_total";
@@ -32,6 +34,7 @@ pub const CODEC_ENCODE_NS: &str = "codec_encode_nanoseconds_total";
 pub const UNLABELLED_COUNTERS: &[&str] = &[
     STORE_LOCK_ACQUISITIONS,
     STORE_LOCK_WAIT_NS,
+    STORE_REJECTED,
     DB_STATEMENTS,
     DB_COMMITS,
     DB_ROWS_INSERTED,

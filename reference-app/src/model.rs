@@ -12,9 +12,15 @@ pub struct Profile {
     pub created_at: i64,
     pub active: bool,
     pub score: f64,
+    #[serde(deserialize_with = "crate::limits::bounded::tags")]
     pub tags: Vec<String>,
     pub address: Address,
 }
+
+/// A list of user records as a client sends it: at most `MAX_USERS`, counted while decoding.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct Users(#[serde(deserialize_with = "crate::limits::bounded::users")] pub Vec<Profile>);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Address {

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::insert::{self, BulkInsert};
 use crate::limits::{MAX_USERS, MAX_VALUE_BYTES};
 use crate::metric_names as names;
-use crate::model::{Profile, Quote, User};
+use crate::model::{Profile, Quote, User, Users};
 use crate::state::AppState;
 use crate::store::{self as store_dimension, validate_key};
 
@@ -88,7 +88,9 @@ pub async fn store_put(
             settings.store.knob(&store_dimension::WORK_US),
             settings.store.knob(&store_dimension::IO_US),
         )
-        .await;
+        .await
+        .inspect_err(|_| metrics::counter!(names::STORE_REJECTED).increment(1))
+        .map_err(|full| ApiError::InsufficientStorage(full.to_string()))?;
     record_lock_wait(&timing);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -190,9 +192,9 @@ pub struct Received {
 pub async fn codec_accept_users(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Decoded<Vec<Profile>>, ApiError>,
+    body: Result<Decoded<Users>, ApiError>,
 ) -> ApiResult<Encoded<Received>> {
-    let Decoded(_, users) = body?;
+    let Decoded(_, Users(users)) = body?;
     if let Some((i, _)) = users
         .iter()
         .enumerate()

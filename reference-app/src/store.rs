@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,65 @@ pub struct Stores {
     rw_lock: RwLock<HashMap<String, String>>,
     sharded: DashMap<String, String>,
     across_io: tokio::sync::Mutex<HashMap<String, String>>,
+    capacity: Capacity,
+}
+
+/// What each map may hold, so cheap unauthenticated PUTs cannot take the service's memory:
+/// bytes of keys and values plus a per-entry overhead, counted per variant. Checked before the
+/// lock (so it adds nothing to the critical section the lab measures), settled after it.
+pub struct Capacity {
+    pub max_bytes: usize,
+    used: [AtomicUsize; 4],
+}
+
+impl Capacity {
+    pub fn new(max_bytes: usize) -> Capacity {
+        Capacity {
+            max_bytes,
+            used: Default::default(),
+        }
+    }
+
+    /// Room for one more entry of `charge` bytes in `kind`'s map?
+    fn admit(&self, kind: StoreKind, charge: usize) -> Result<(), StoreFull> {
+        if self.used[kind as usize].load(Ordering::Relaxed) + charge > self.max_bytes {
+            return Err(StoreFull {
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// After an insert: `charge` was added, `replaced` (the old entry's charge) removed.
+    fn settle(&self, kind: StoreKind, charge: usize, replaced: Option<usize>) {
+        let used = &self.used[kind as usize];
+        used.fetch_add(charge, Ordering::Relaxed);
+        if let Some(old) = replaced {
+            used.fetch_sub(old, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity::new(64 << 20)
+    }
+}
+
+/// A store whose map is full: the PUT is refused (507) and counted.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "the store holds its limit of {limit} bytes for this variant: start the service with a larger --store-max-bytes, or restart it"
+)]
+pub struct StoreFull {
+    pub limit: usize,
+}
+
+/// A map entry's bookkeeping (hash table slot, two `String` headers) on top of its bytes.
+const ENTRY_OVERHEAD: usize = 64;
+
+fn charge(key: &str, value: usize) -> usize {
+    key.len() + value + ENTRY_OVERHEAD
 }
 
 /// What one operation observed: used for the `store_lock_wait_*` counters.
@@ -145,6 +205,13 @@ impl Stores {
         }
     }
 
+    pub fn with_capacity(capacity: Capacity) -> Stores {
+        Stores {
+            capacity,
+            ..Stores::default()
+        }
+    }
+
     /// Writes also perform `io_us` of slow I/O. Every variant but `mutex-across-io` does it
     /// *after* releasing the lock; that one awaits it while holding the lock.
     pub async fn put(
@@ -154,40 +221,50 @@ impl Stores {
         value: String,
         work_us: u64,
         io_us: u64,
-    ) -> LockTiming {
+    ) -> Result<LockTiming, StoreFull> {
+        let charged = charge(key, value.len());
+        self.capacity.admit(kind, charged)?;
         let asked = Instant::now();
         let wait;
+        let replaced;
         match kind {
             StoreKind::GlobalMutex => {
                 let mut map = self.global_mutex.lock().unwrap_or_else(|p| p.into_inner());
                 wait = asked.elapsed();
                 work_inside_critical_section(&value, work_us);
-                map.insert(key.to_string(), value);
+                replaced = map.insert(key.to_string(), value).map(|old| old.len());
             }
             StoreKind::RwLock => {
                 let mut map = self.rw_lock.write().unwrap_or_else(|p| p.into_inner());
                 wait = asked.elapsed();
                 work_inside_critical_section(&value, work_us);
-                map.insert(key.to_string(), value);
+                replaced = map.insert(key.to_string(), value).map(|old| old.len());
             }
             StoreKind::Sharded => {
                 let mut entry = self.sharded.entry(key.to_string()).or_default();
                 wait = asked.elapsed();
                 work_inside_critical_section(&value, work_us);
-                *entry = value;
+                // An entry made just now by `or_default` is empty: nothing it replaces is charged.
+                let old = std::mem::replace(&mut *entry, value);
+                replaced = (!old.is_empty()).then_some(old.len());
             }
             StoreKind::MutexAcrossIo => {
                 let mut map = self.across_io.lock().await;
                 wait = asked.elapsed();
                 work_inside_critical_section(&value, work_us);
-                map.insert(key.to_string(), value);
+                replaced = map.insert(key.to_string(), value).map(|old| old.len());
                 // The mistake: every other request now waits for this I/O too.
                 slow_io(io_us).await;
-                return LockTiming { wait };
+                drop(map);
+                self.capacity
+                    .settle(kind, charged, replaced.map(|v| charge(key, v)));
+                return Ok(LockTiming { wait });
             }
         }
+        self.capacity
+            .settle(kind, charged, replaced.map(|v| charge(key, v)));
         slow_io(io_us).await;
-        LockTiming { wait }
+        Ok(LockTiming { wait })
     }
 
     pub fn len(&self, kind: StoreKind) -> usize {
@@ -209,10 +286,29 @@ mod tests {
     async fn every_variant_stores_and_reads_back() {
         let stores = Stores::default();
         for kind in StoreKind::iter() {
-            stores.put(kind, "k", "v".into(), 0, 0).await;
+            stores.put(kind, "k", "v".into(), 0, 0).await.unwrap();
             assert_eq!(stores.get(kind, "k", 0).await.0.as_deref(), Some("v"));
             assert_eq!(stores.get(kind, "missing", 0).await.0, None);
             assert_eq!(stores.len(kind), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_and_replacing_costs_nothing_more() {
+        let stores = Stores::with_capacity(Capacity::new(3 * charge("k0", 100)));
+        let value = || "x".repeat(100);
+        for kind in StoreKind::iter() {
+            stores.put(kind, "k0", value(), 0, 0).await.unwrap();
+            stores.put(kind, "k1", value(), 0, 0).await.unwrap();
+            // Replacing an entry over and over costs nothing more.
+            for _ in 0..10 {
+                stores.put(kind, "k0", value(), 0, 0).await.unwrap();
+            }
+            stores.put(kind, "k2", value(), 0, 0).await.unwrap();
+            assert!(
+                stores.put(kind, "k3", value(), 0, 0).await.is_err(),
+                "{kind:?} took more than its limit"
+            );
         }
     }
 

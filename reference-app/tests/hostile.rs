@@ -213,3 +213,58 @@ fn shutdown_with_a_stalled_client_ends_within_the_drain_deadline() {
     );
     drop(stalled);
 }
+
+#[tokio::test]
+async fn a_bulk_insert_over_the_row_limit_is_refused_while_decoding() {
+    let svc = Svc::start(None, None, &[]);
+    // 300 000 tiny rows, over the 100 000 limit.
+    let row = r#"{"user_id":1,"kind":"k","payload":"","created_at":0}"#;
+    let body = format!("{{\"events\":[{}]}}", vec![row; 300_000].join(","));
+    let r = svc
+        .http
+        .post(svc.url("/insert/events"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 100000 items"),
+        "{body}"
+    );
+    assert_eq!(svc.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn the_store_refuses_puts_beyond_its_capacity() {
+    let svc = Svc::start(None, None, &["--store-max-bytes", "2000"]);
+    let put = |key: String| {
+        svc.http
+            .put(svc.url(&format!("/store/{key}")))
+            .body("v".repeat(500))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(put(format!("k{i}")).await.unwrap().status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[204, 204, 204], "{statuses:?}");
+    assert_eq!(statuses[5], 507, "{statuses:?}");
+    let r = put("k9".into()).await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("--store-max-bytes"),
+        "{body}"
+    );
+    let metrics = svc.get_ok("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("store_rejected_total"), "counted");
+}
