@@ -16,9 +16,11 @@ fn ratio(x: f64) -> String {
     }
 }
 
-/// `1.80× [1.70, 1.90]` or, for a ratio below one, `2.00× lower [1.67, 2.50]`.
+/// `1.80× [1.70, 1.90]` or, for an interval wholly below one, `2.00× lower [1.67, 2.50]`. An
+/// interval that straddles one stays a plain ratio (`0.95× [0.80, 1.12]`): "lower" with bounds
+/// on both sides of one would read backwards.
 fn magnitude(iv: &Interval) -> String {
-    if iv.estimate >= 1.0 {
+    if iv.estimate >= 1.0 || iv.high >= 1.0 {
         format!(
             "{}× [{}, {}]",
             ratio(iv.estimate),

@@ -33,17 +33,88 @@ struct Axes {
 }
 
 const W: f64 = 720.0;
-const H: f64 = 300.0;
+const PLOT_H: f64 = 240.0;
 const L: f64 = 70.0;
 const R: f64 = 20.0;
-const T: f64 = 20.0;
 const B: f64 = 45.0;
+/// Room kept inside the plot so that points at its edges are drawn whole.
+const PAD: f64 = 6.0;
+
+/// A tick value as short as it can be: `5`, `0.5`, `2.5`, `0.001`.
+fn tick_label(v: f64) -> String {
+    if v == v.round() && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    for decimals in 1..6 {
+        let scaled = v * 10f64.powi(decimals);
+        if (scaled - scaled.round()).abs() < 1e-6 * scaled.abs().max(1.0) {
+            return format!("{v:.*}", decimals as usize);
+        }
+    }
+    trim_number(v)
+}
+
+/// A round step near `raw`: 1, 2 or 5 × 10ⁿ.
+fn nice_step(raw: f64) -> f64 {
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw)
+}
+
+/// Round tick values covering `[lo, hi]`, and the axis range they span.
+fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, f64, f64) {
+    let step = nice_step(((hi - lo) / 5.0).max(1e-12));
+    let (first, last) = ((lo / step).floor() * step, (hi / step).ceil() * step);
+    let ticks = (0..=((last - first) / step).round() as usize)
+        .map(|i| first + i as f64 * step)
+        .collect();
+    (ticks, first, last)
+}
+
+/// Decades (and 2, 5 × 10ⁿ when there are few) covering `[lo, hi]` on a log axis, and the
+/// range (in log10) they span.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, f64, f64) {
+    let (first, last) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
+    let decades = (last - first) as i32;
+    let mut ticks = Vec::new();
+    for d in 0..=decades {
+        let base = 10f64.powi(first as i32 + d);
+        ticks.push(base);
+        if decades <= 2 && d < decades {
+            ticks.extend([2.0 * base, 5.0 * base]);
+        }
+    }
+    (ticks, first, last)
+}
+
+/// Legend entries laid out in rows above the plot: (x, row) per series, and the rows used.
+fn legend_layout(series: &[Series<'_>]) -> (Vec<(f64, usize)>, usize) {
+    let mut x = L;
+    let mut row = 0;
+    let mut at = Vec::new();
+    for s in series {
+        let width = 24.0 + 7.0 * s.name.chars().count() as f64;
+        if x + width > W - R && x > L {
+            x = L;
+            row += 1;
+        }
+        at.push((x, row));
+        x += width + 12.0;
+    }
+    (at, if series.is_empty() { 0 } else { row + 1 })
+}
 
 fn chart(series: &[Series<'_>], axes: &Axes) -> String {
     let all: Vec<(f64, f64)> = series
         .iter()
         .flat_map(|s| s.points.iter().copied())
-        .filter(|(_, y)| y.is_finite())
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0))
         .collect();
     if all.is_empty() {
         return "<p><em>no data</em></p>".into();
@@ -51,70 +122,80 @@ fn chart(series: &[Series<'_>], axes: &Axes) -> String {
     let (xmin, xmax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
         (a.min(*x), b.max(*x))
     });
-    let ty = |y: f64| if axes.log_y { y.max(1e-6).log10() } else { y };
-    let (mut ymin, mut ymax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
-        (a.min(ty(*y)), b.max(ty(*y)))
+    let (ylo, yhi) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
+        (a.min(*y), b.max(*y))
     });
-    if !axes.log_y {
-        ymin = ymin.min(0.0);
-    }
-    if (ymax - ymin).abs() < 1e-12 {
-        ymax = ymin + 1.0;
-    }
-    let xspan = if (xmax - xmin).abs() < 1e-12 {
-        1.0
+    let (y_ticks, ymin, ymax) = if axes.log_y {
+        log_ticks(ylo, yhi)
     } else {
-        xmax - xmin
+        linear_ticks(
+            ylo.min(0.0),
+            if yhi > ylo.min(0.0) { yhi } else { ylo + 1.0 },
+        )
     };
-    let px = |x: f64| L + (x - xmin) / xspan * (W - L - R);
-    let py = |y: f64| T + (1.0 - (ty(y) - ymin) / (ymax - ymin)) * (H - T - B);
+    let x_ticks: Vec<(f64, String)> = if axes.x_ticks.is_empty() {
+        linear_ticks(xmin, xmax.max(xmin + 1.0))
+            .0
+            .into_iter()
+            .filter(|x| *x >= xmin - 1e-9 && *x <= xmax + 1e-9)
+            .map(|x| (x, tick_label(x)))
+            .collect()
+    } else {
+        axes.x_ticks.clone()
+    };
+    let (legend, rows) = legend_layout(series);
+    let t = 12.0 + 18.0 * rows as f64;
+    let h = t + PLOT_H + B;
+    let xspan = (xmax - xmin).max(1e-12);
+    let ty = |y: f64| if axes.log_y { y.log10() } else { y };
+    let px = |x: f64| L + PAD + (x - xmin) / xspan * (W - L - R - 2.0 * PAD);
+    let py = |y: f64| t + PAD + (1.0 - (ty(y) - ymin) / (ymax - ymin)) * (PLOT_H - 2.0 * PAD);
     let mut svg = format!(
-        "<svg viewBox=\"0 0 {W} {H}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
+        "<svg viewBox=\"0 0 {W} {h}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
     svg.push_str(&format!(
-        "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
-        W - L - R,
-        H - T - B
+        "<rect x=\"{L}\" y=\"{t}\" width=\"{}\" height=\"{PLOT_H}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
+        W - L - R
     ));
-    // y ticks: 5 evenly spaced (in log space when log_y).
-    for i in 0..=4 {
-        let v = ymin + (ymax - ymin) * i as f64 / 4.0;
-        let real = if axes.log_y { 10f64.powf(v) } else { v };
-        let y = T + (1.0 - i as f64 / 4.0) * (H - T - B);
+    for v in &y_ticks {
+        let y = py(*v);
         svg.push_str(&format!(
-            "<line x1=\"{L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
+            "<line x1=\"{L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e6e6e6\"/>",
             W - R
         ));
         svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            "<text class=\"tick\" x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
             L - 6.0,
             y + 4.0,
-            trim_number(real)
+            tick_label(*v)
         ));
     }
-    for (x, label) in &axes.x_ticks {
+    for (x, label) in &x_ticks {
         if *x < xmin - 1e-9 || *x > xmax + 1e-9 {
             continue;
         }
         svg.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
             px(*x),
-            H - B + 16.0,
+            t + PLOT_H + 16.0,
             esc(label)
         ));
     }
     svg.push_str(&format!(
-        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
+        "<text class=\"axis\" x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text>",
         (L + W - R) / 2.0,
-        H - 6.0,
+        h - 8.0,
         esc(axes.x_label)
     ));
-    svg.push_str(&format!("<text x=\"14\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">{}</text>", (T + H - B) / 2.0, (T + H - B) / 2.0, esc(axes.y_label)));
+    let mid = t + PLOT_H / 2.0;
+    svg.push_str(&format!("<text class=\"axis\" x=\"14\" y=\"{mid}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {mid})\">{}</text>", esc(axes.y_label)));
     for (i, s) in series.iter().enumerate() {
+        let points = s
+            .points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0));
         if axes.lines {
-            let d: Vec<String> = s
-                .points
-                .iter()
+            let d: Vec<String> = points
                 .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
                 .collect();
             svg.push_str(&format!(
@@ -123,20 +204,21 @@ fn chart(series: &[Series<'_>], axes: &Axes) -> String {
                 d.join(" ")
             ));
         } else {
-            for (x, y) in &s.points {
+            for (x, y) in points {
                 svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"><title>{}: {}</title></circle>", px(*x), py(*y), s.colour, esc(s.name), trim_number(*y)));
             }
         }
+        // The legend sits above the plot, never over the data.
+        let (lx, row) = legend[i];
+        let ly = 4.0 + 18.0 * row as f64;
         svg.push_str(&format!(
-            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
-            L + 10.0,
-            T + 8.0 + 16.0 * i as f64,
+            "<rect x=\"{lx}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
             s.colour
         ));
         svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
-            L + 25.0,
-            T + 17.0 + 16.0 * i as f64,
+            "<text class=\"legend\" x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            lx + 15.0,
+            ly + 9.0,
             esc(s.name)
         ));
     }

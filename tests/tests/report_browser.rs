@@ -1,0 +1,59 @@
+//! The HTML report as a reader sees it: rendered in headless Chromium (Debian's, driven by
+//! playwright-core; `scripts/setup` installs both), with a screenshot kept beside the report.
+//! `tests/browser/check-report.mjs` checks axis labels and ticks on every chart, nothing cut
+//! off, legends off the data, pass and fail told apart, the environment as a table.
+
+mod common;
+
+use std::process::Command;
+
+use common::{bin, perflab, root};
+use perflab_services::service::ServiceProcess;
+
+#[test]
+fn the_html_report_reads_well_in_a_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let svc = ServiceProcess::start(
+        &bin("reference-app"),
+        &["--data-dir".into(), data.path().display().to_string()],
+        None,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("{}/health/live", svc.base_url());
+    let run = perflab()
+        .args([
+            "run", &url, &url, "-c", "2", "-d", "200ms", "--settle", "50ms",
+        ])
+        .args(["--rounds", "8", "--warmup", "0s", "-q"])
+        .args(["--threshold", "p99<10s", "--threshold", "p99<1us"])
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert_eq!(run.code(), Some(3), "one threshold fails on purpose");
+    let report = out.path().join("report.html");
+    let shot = out.path().join("report.png");
+    let checker = root().join("tests/browser/check-report.mjs");
+    let result = Command::new("node")
+        .arg(&checker)
+        .arg(&report)
+        .arg(&shot)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node is installed (scripts/setup installs what this test needs)");
+    let said = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{said}{}\n(screenshot: {})",
+        String::from_utf8_lossy(&result.stderr),
+        shot.display()
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a real screenshot"
+    );
+    // Keep the latest screenshot where a person can look at it.
+    let keep = root().join("target/report-screenshot.png");
+    let _ = std::fs::copy(&shot, keep);
+}
