@@ -174,7 +174,7 @@ pub fn calibration_line(c: &CalibrationNote) -> String {
     let floors: Vec<String> = c
         .noise_floor
         .iter()
-        .map(|(m, w)| format!("±{} ({m})", pct(*w)))
+        .map(|(m, w)| format!("±{:.1} % ({m})", w * 100.0))
         .collect();
     format!(
         "on this machine (perflab calibrate, {}): effects below {} were not detectable in about {}; {} of {} A/A comparisons claimed a difference",
