@@ -60,6 +60,20 @@ fn counter(doc: &serde_json::Value, variant: usize, name: &str) -> f64 {
 fn lock_contention() {
     let doc = run_lab("lock-contention", &[]);
     assert_eq!(counter(&doc, 0, "store_lock_acquisitions_total"), 1.0);
+    // The lab names its requests and its check: both are reported by name.
+    let names: Vec<&str> = doc["variants"][0]["by_name"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"read") && names.contains(&"write"),
+        "{names:?}"
+    );
+    let check = &doc["variants"][0]["checks"][0];
+    assert_eq!(check["name"], "status is 2xx");
+    assert!(check["passed"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -37,10 +37,21 @@ pub struct RoundMeasurement {
     pub error_kinds: BTreeMap<String, u64>,
     pub error_examples: BTreeMap<String, String>,
     pub failed_checks: BTreeMap<String, u64>,
+    /// check name → [passed, failed]
+    pub checks: BTreeMap<String, [u64; 2]>,
+    /// Per request name (the workload names its requests: "read", "write" …).
+    pub by_name: BTreeMap<String, NameMeasurement>,
     /// `[completed, errors]` per whole second of the round.
     pub per_second: Vec<[u64; 2]>,
     /// The target's counter deltas over the round (`*_total` from its `/metrics`).
     pub counters: BTreeMap<String, f64>,
+}
+
+/// The requests of one name in one round.
+pub struct NameMeasurement {
+    pub latency: Hist,
+    pub requests: u64,
+    pub errors: u64,
 }
 
 /// A whole run: the variants in the order they were declared (the first is the baseline every

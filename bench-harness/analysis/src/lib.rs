@@ -25,7 +25,7 @@ pub mod warnings;
 use std::collections::BTreeMap;
 
 pub use compare::{Comparison, Correction, MetricComparison, Policy, Verdict};
-pub use input::{RoundMeasurement, RunInput, StopReason};
+pub use input::{NameMeasurement, RoundMeasurement, RunInput, StopReason};
 pub use metric::{Better, Metric, Unit};
 pub use stats::Interval;
 pub use summary::{Hist, Percentiles, Summary, SummaryParts, new_hist};
@@ -53,6 +53,26 @@ pub struct VariantResult {
     pub spectrum: Vec<[f64; 2]>,
     /// Server counter deltas divided by completed requests.
     pub counters_per_request: BTreeMap<String, f64>,
+    /// Per request name, when the workload names its requests.
+    pub by_name: Vec<NameSummary>,
+    /// Every check by name: passed and failed.
+    pub checks: Vec<CheckSummary>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NameSummary {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    /// Milliseconds.
+    pub latency: Percentiles,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckSummary {
+    pub name: String,
+    pub passed: u64,
+    pub failed: u64,
 }
 
 /// Everything analysis has to say about a run.
@@ -174,6 +194,8 @@ struct Merged {
     error_examples: BTreeMap<String, String>,
     failed_checks: BTreeMap<String, u64>,
     counters: BTreeMap<String, f64>,
+    by_name: BTreeMap<String, (Hist, u64, u64)>,
+    check_names: BTreeMap<String, [u64; 2]>,
 }
 
 impl Default for Merged {
@@ -195,6 +217,8 @@ impl Default for Merged {
             error_examples: BTreeMap::new(),
             failed_checks: BTreeMap::new(),
             counters: BTreeMap::new(),
+            by_name: BTreeMap::new(),
+            check_names: BTreeMap::new(),
         }
     }
 }
@@ -232,6 +256,20 @@ impl Merged {
         }
         for (k, v) in &r.counters {
             *self.counters.entry(k.clone()).or_default() += v;
+        }
+        for (name, m) in &r.by_name {
+            let e = self
+                .by_name
+                .entry(name.clone())
+                .or_insert_with(|| (new_hist(), 0, 0));
+            let _ = e.0.add(&m.latency);
+            e.1 += m.requests;
+            e.2 += m.errors;
+        }
+        for (name, [p, f]) in &r.checks {
+            let e = self.check_names.entry(name.clone()).or_default();
+            e[0] += p;
+            e[1] += f;
         }
     }
 
@@ -271,6 +309,25 @@ impl Merged {
                         0.0
                     };
                     (k.clone(), per)
+                })
+                .collect(),
+            by_name: self
+                .by_name
+                .iter()
+                .map(|(name, (h, requests, errors))| NameSummary {
+                    name: name.clone(),
+                    requests: *requests,
+                    errors: *errors,
+                    latency: Percentiles::of(h),
+                })
+                .collect(),
+            checks: self
+                .check_names
+                .iter()
+                .map(|(name, [passed, failed])| CheckSummary {
+                    name: name.clone(),
+                    passed: *passed,
+                    failed: *failed,
                 })
                 .collect(),
             summary,

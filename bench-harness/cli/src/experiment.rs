@@ -21,7 +21,8 @@ use bytes::Bytes;
 use perflab_analysis::compare::{self, correction};
 use perflab_analysis::stats::{Settling, min_pairs, mser5, trend};
 use perflab_analysis::{
-    Percentiles, Policy, RoundMeasurement, RunInput, StopReason, ValidityLimits, analyze,
+    NameMeasurement, Percentiles, Policy, RoundMeasurement, RunInput, StopReason, ValidityLimits,
+    analyze,
 };
 use perflab_load::LoadModel;
 use perflab_load::client::{ClientError, Connection, Target};
@@ -312,6 +313,7 @@ pub fn measurement(
 ) -> RoundMeasurement {
     let rec = &data.recorder;
     let seconds = data.elapsed.as_secs_f64();
+    let tally = rec.tally();
     RoundMeasurement {
         variant,
         latency: rec.latency.merged(),
@@ -339,6 +341,21 @@ pub fn measurement(
             .map(|(k, m)| (k.label().to_string(), m))
             .collect(),
         failed_checks: rec.failed_checks(),
+        checks: tally.checks,
+        by_name: tally
+            .names
+            .into_iter()
+            .map(|(name, t)| {
+                (
+                    name,
+                    NameMeasurement {
+                        latency: t.latency,
+                        requests: t.requests,
+                        errors: t.errors,
+                    },
+                )
+            })
+            .collect(),
         // Whole seconds only: a trailing partial second would read as a dip.
         per_second: rec
             .per_second((seconds.floor() as usize).max(1))

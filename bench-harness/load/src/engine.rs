@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::{ClientError, Connection, Target};
 use crate::model::{LoadModel, ModelError};
-use crate::record::Recorder;
+use crate::record::{Recorder, Tally};
 use crate::schedule::{ArrivalSchedule, target_vus};
 use crate::workload::{ResponseView, VirtualUser, Workload, WorkloadError};
 
@@ -256,8 +256,25 @@ fn release_slots(shared: &Shared, schedule: &ArrivalSchedule, done: &AtomicBool)
     done.store(true, Ordering::Release);
 }
 
+/// A VU's own tally, handed to the recorder when the VU ends — also when its task is
+/// aborted (Ctrl-C), since dropping the task drops this.
+struct VuTally<'a> {
+    tally: Tally,
+    recorder: &'a Recorder,
+}
+
+impl Drop for VuTally<'_> {
+    fn drop(&mut self) {
+        self.recorder.absorb(std::mem::take(&mut self.tally));
+    }
+}
+
 async fn open_vu(mut user: Box<dyn VirtualUser>, shared: &Shared) -> Result<(), EngineError> {
     let mut conn = Connection::new(shared.target.clone());
+    let mut tally = VuTally {
+        tally: Tally::default(),
+        recorder: &shared.recorder,
+    };
     let schedule = shared.schedule.as_ref().expect("open model");
     let mut iteration = 0;
     loop {
@@ -268,7 +285,15 @@ async fn open_vu(mut user: Box<dyn VirtualUser>, shared: &Shared) -> Result<(), 
         permit.forget();
         let n = shared.next_slot.fetch_add(1, Ordering::Relaxed);
         let intended = shared.start + schedule.offset(n).unwrap_or_default();
-        exchange(&mut *user, &mut conn, shared, iteration, Some(intended)).await?;
+        exchange(
+            &mut *user,
+            &mut conn,
+            shared,
+            &mut tally.tally,
+            iteration,
+            Some(intended),
+        )
+        .await?;
         iteration += 1;
     }
 }
@@ -279,6 +304,10 @@ async fn closed_vu(
     shared: &Shared,
 ) -> Result<(), EngineError> {
     let mut conn = Connection::new(shared.target.clone());
+    let mut tally = VuTally {
+        tally: Tally::default(),
+        recorder: &shared.recorder,
+    };
     let think = match &shared.model {
         LoadModel::ConstantVus { think_time, .. } | LoadModel::RampingVus { think_time, .. } => {
             *think_time
@@ -300,7 +329,15 @@ async fn closed_vu(
             }
             continue;
         }
-        exchange(&mut *user, &mut conn, shared, iteration, None).await?;
+        exchange(
+            &mut *user,
+            &mut conn,
+            shared,
+            &mut tally.tally,
+            iteration,
+            None,
+        )
+        .await?;
         iteration += 1;
         if !think.is_zero() {
             tokio::select! {
@@ -316,6 +353,7 @@ async fn exchange(
     user: &mut dyn VirtualUser,
     conn: &mut Connection,
     shared: &Shared,
+    tally: &mut Tally,
     iteration: u64,
     intended: Option<Instant>,
 ) -> Result<(), EngineError> {
@@ -331,6 +369,13 @@ async fn exchange(
     match answer {
         Ok(answer) => {
             let measured = rec.response(intended, sent, done, answer.status, answer.body_len);
+            if measured {
+                tally.request(
+                    &spec.name,
+                    Some(done.saturating_duration_since(intended)),
+                    answer.status >= 400,
+                );
+            }
             let view = ResponseView {
                 request_name: &spec.name,
                 status: answer.status,
@@ -341,12 +386,16 @@ async fn exchange(
             // only measured ones are counted.
             for check in user.check_response(&view)? {
                 if measured {
-                    rec.check(&check.name, check.passed);
+                    rec.check(check.passed);
+                    tally.check(&check.name, check.passed);
                 }
             }
         }
         Err(e @ ClientError::InvalidRequest(_)) => return Err(EngineError::InvalidRequest(e)),
         Err(e) => {
+            if done >= rec.measure_from {
+                tally.request(&spec.name, None, true);
+            }
             rec.transport_error(done, &e);
             // Do not spin on a dead target: a short pause before the next attempt.
             if intended == sent {

@@ -91,7 +91,82 @@ pub struct Recorder {
     error_kinds: Mutex<BTreeMap<ErrorKind, u64>>,
     /// The first message seen of each transport error kind, to show what "connect" meant.
     error_examples: Mutex<BTreeMap<TransportKind, String>>,
-    failed_checks: Mutex<BTreeMap<String, u64>>,
+    /// Per request name and per check name; each VU keeps its own and hands it over when it
+    /// ends, so recording needs no shared lock.
+    tally: Mutex<Tally>,
+}
+
+/// What one VU saw, per request name and per check name (at most [`MAX_NAMES`] each; the
+/// rest counted under `(other)`: a plugin names its requests and checks, and a buggy one could
+/// invent names without end).
+#[derive(Default, Clone)]
+pub struct Tally {
+    pub names: BTreeMap<String, NameTally>,
+    /// check name → [passed, failed]
+    pub checks: BTreeMap<String, [u64; 2]>,
+}
+
+#[derive(Clone)]
+pub struct NameTally {
+    pub latency: Hist,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+pub const MAX_NAMES: usize = 20;
+const OTHER: &str = "(other)";
+
+/// The entry for `name`, or `(other)` once the map holds `MAX_NAMES` names.
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, name: &str) -> &'a mut V {
+    let key = if map.contains_key(name) || map.len() < MAX_NAMES {
+        name
+    } else {
+        OTHER
+    };
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
+}
+
+impl Default for NameTally {
+    fn default() -> Self {
+        NameTally {
+            latency: new_hist(),
+            requests: 0,
+            errors: 0,
+        }
+    }
+}
+
+impl Tally {
+    /// A measured request named `name`: its latency (none for a transport failure).
+    pub fn request(&mut self, name: &str, latency: Option<Duration>, error: bool) {
+        let t = slot(&mut self.names, name);
+        t.requests += 1;
+        t.errors += u64::from(error);
+        if let Some(l) = latency {
+            let _ = t.latency.record(l.as_nanos().max(1) as u64);
+        }
+    }
+
+    pub fn check(&mut self, name: &str, passed: bool) {
+        slot(&mut self.checks, name)[usize::from(!passed)] += 1;
+    }
+
+    fn absorb(&mut self, other: Tally) {
+        for (name, t) in other.names {
+            let mine = slot(&mut self.names, &name);
+            mine.requests += t.requests;
+            mine.errors += t.errors;
+            let _ = mine.latency.add(&t.latency);
+        }
+        for (name, [p, f]) in other.checks {
+            let mine = slot(&mut self.checks, &name);
+            mine[0] += p;
+            mine[1] += f;
+        }
+    }
 }
 
 /// Why a request counts as an error: an HTTP status of 400 or more, or a transport failure.
@@ -112,8 +187,6 @@ impl std::fmt::Display for ErrorKind {
 
 /// A send later than this after its intended time counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
-/// Distinct failed-check names kept (a plugin names its checks; a buggy one could invent many).
-const MAX_CHECK_NAMES: usize = 20;
 
 impl Recorder {
     /// A recorder for a round of `expected` length whose first `settle` is not measured.
@@ -138,7 +211,7 @@ impl Recorder {
             ticks: (0..ticks).map(|_| TickBucket::default()).collect(),
             error_kinds: Mutex::new(BTreeMap::new()),
             error_examples: Mutex::new(BTreeMap::new()),
-            failed_checks: Mutex::new(BTreeMap::new()),
+            tally: Mutex::new(Tally::default()),
         }
     }
 
@@ -233,16 +306,26 @@ impl Recorder {
         }
     }
 
-    pub fn check(&self, name: &str, passed: bool) {
+    /// A measured check (its name is counted in the VU's [`Tally`]).
+    pub fn check(&self, passed: bool) {
         if passed {
             self.checks_passed.fetch_add(1, Ordering::Relaxed);
         } else {
             self.checks_failed.fetch_add(1, Ordering::Relaxed);
-            let mut m = self.failed_checks.lock().unwrap_or_else(|p| p.into_inner());
-            if m.len() < MAX_CHECK_NAMES || m.contains_key(name) {
-                *m.entry(name.to_string()).or_default() += 1;
-            }
         }
+    }
+
+    /// A VU's tally, handed over when it ends.
+    pub fn absorb(&self, tally: Tally) {
+        self.tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .absorb(tally);
+    }
+
+    /// Everything the VUs handed over.
+    pub fn tally(&self) -> Tally {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn error_kind(&self, kind: ErrorKind) {
@@ -273,11 +356,14 @@ impl Recorder {
             .clone()
     }
 
+    /// Failed checks by name.
     pub fn failed_checks(&self) -> BTreeMap<String, u64> {
-        self.failed_checks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.tally()
+            .checks
+            .into_iter()
+            .filter(|(_, [_, failed])| *failed > 0)
+            .map(|(name, [_, failed])| (name, failed))
+            .collect()
     }
 
     /// Completed requests and errors per whole second of the measured part, up to `seconds`.

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use perflab_analysis::baseline::BaselineComparison;
 use perflab_analysis::thresholds::{Outcome, ThresholdResult};
 use perflab_analysis::{
-    Analysis, Correction, InvalidReason, Metric, MetricComparison, Policy, StopReason, Summary,
-    Verdict, Warning,
+    Analysis, CheckSummary, Correction, InvalidReason, Metric, MetricComparison, NameSummary,
+    Policy, StopReason, Summary, Verdict, Warning,
 };
 use perflab_load::LoadModel;
 use serde::{Serialize, Serializer};
@@ -146,6 +146,10 @@ pub struct VariantReport {
     pub spectrum: Vec<[f64; 2]>,
     /// Server counter deltas divided by completed requests.
     pub counters_per_request: BTreeMap<String, f64>,
+    /// Per request name (the workload's names: "read", "write" …).
+    pub by_name: Vec<NameSummary>,
+    /// Every check by name, passed and failed.
+    pub checks: Vec<CheckSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,6 +226,8 @@ impl Report {
                 summary: v.summary,
                 spectrum: v.spectrum,
                 counters_per_request: v.counters_per_request,
+                by_name: v.by_name,
+                checks: v.checks,
             })
             .collect();
         let rounds = analysis

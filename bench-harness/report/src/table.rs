@@ -46,6 +46,63 @@ pub fn results(r: &Report) -> Table {
     Table { header, rows }
 }
 
+/// Per request name, when some variant's workload uses more than one name (a table of one name
+/// per variant would repeat the results table).
+pub fn by_name(r: &Report) -> Option<Table> {
+    if !r.variants.iter().any(|v| v.by_name.len() > 1) {
+        return None;
+    }
+    let header = ["variant", "request", "count", "errors", "p50", "p99"]
+        .map(String::from)
+        .to_vec();
+    let rows = r
+        .variants
+        .iter()
+        .flat_map(|v| {
+            v.by_name.iter().map(move |n| {
+                vec![
+                    v.name.clone(),
+                    if n.name.is_empty() {
+                        "(unnamed)".into()
+                    } else {
+                        n.name.clone()
+                    },
+                    n.requests.to_string(),
+                    n.errors.to_string(),
+                    fmt_ms(n.latency.p50),
+                    fmt_ms(n.latency.p99),
+                ]
+            })
+        })
+        .collect();
+    Some(Table { header, rows })
+}
+
+/// Every check by name, passed and failed, per variant.
+pub fn checks(r: &Report) -> Option<Table> {
+    if r.variants.iter().all(|v| v.checks.is_empty()) {
+        return None;
+    }
+    let header = ["variant", "check", "passed", "failed"]
+        .map(String::from)
+        .to_vec();
+    let rows = r
+        .variants
+        .iter()
+        .flat_map(|v| {
+            v.checks.iter().map(move |c| {
+                vec![
+                    v.name.clone(),
+                    c.name.clone(),
+                    c.passed.to_string(),
+                    c.failed.to_string(),
+                ]
+            })
+        })
+        .collect();
+    Some(Table { header, rows })
+}
+
 /// Counters worth showing: those that are non-zero for some variant, per request.
 pub fn counters(r: &Report) -> Option<Table> {
     let mut names: Vec<&String> = r

@@ -455,9 +455,15 @@ pub fn render(r: &Report) -> String {
     }
     body.push_str("<h2>Throughput over time</h2>");
     body.push_str(&chart(&over_time, &time_axes));
-    if let Some(counters) = table::counters(r) {
-        body.push_str("<h2>Server counters per request</h2>");
-        layout(&counters, &mut body);
+    for (title, t) in [
+        ("By request name", table::by_name(r)),
+        ("Checks", table::checks(r)),
+        ("Server counters per request", table::counters(r)),
+    ] {
+        if let Some(t) = t {
+            body.push_str(&format!("<h2>{title}</h2>"));
+            layout(&t, &mut body);
+        }
     }
     if !r.thresholds.is_empty() {
         // Pass and fail as words and colour: emoji depend on the viewer's fonts.

@@ -101,9 +101,15 @@ pub fn render(r: &Report) -> String {
     }
     md.push_str("## Results\n\n");
     layout(&table::results(r), &mut md);
-    if let Some(counters) = table::counters(r) {
-        md.push_str("\n## Server counters per request\n\n");
-        layout(&counters, &mut md);
+    for (title, t) in [
+        ("By request name", table::by_name(r)),
+        ("Checks", table::checks(r)),
+        ("Server counters per request", table::counters(r)),
+    ] {
+        if let Some(t) = t {
+            md.push_str(&format!("\n## {title}\n\n"));
+            layout(&t, &mut md);
+        }
     }
     if !r.thresholds.is_empty() {
         md.push_str("\n## Thresholds\n\n");

@@ -54,9 +54,12 @@ pub fn render(r: &Report) -> String {
             "  (open model: latency from the intended send time; service time from the actual send)\n",
         );
     }
-    if let Some(counters) = table::counters(r) {
+    for t in [table::by_name(r), table::checks(r), table::counters(r)]
+        .into_iter()
+        .flatten()
+    {
         out.push('\n');
-        layout(&counters, &mut out);
+        layout(&t, &mut out);
     }
     out.push_str(&format!(
         "\n  load generator: {:.1} µs CPU per request, {:.0} % of a core\n",
