@@ -25,6 +25,14 @@ test: setup lint
     cargo build --workspace --bins
     RUST_TEST_THREADS=2 cargo test --workspace
 
+# Rewrite reference-app/openapi.json from the handlers' annotations (a test checks it is current)
+openapi:
+    PERFLAB_UPDATE_OPENAPI=1 cargo test -p reference-app --test openapi the_served_description_is_the_committed_one
+
+# The OpenAPI fuzz alone (schemathesis; `just test` runs it too)
+fuzz:
+    cargo test -p reference-app --test openapi -- --nocapture a_fuzz
+
 # Install what the tests need and is missing (PostgreSQL, Redis, wasm32-wasip2, componentize-py)
 setup:
     scripts/setup

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::settings::{DimensionInfo, KnobInfo};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SettingsListing {
     pub backend: Backend,
     pub redis: bool,
@@ -33,6 +33,8 @@ pub struct SettingsListing {
     pub params: Vec<KnobInfo>,
 }
 
+#[utoipa::path(get, path = "/admin/settings", tag = "admin",
+    responses((status = 200, body = SettingsListing), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> Json<SettingsListing> {
     let (dimensions, params) = state.settings.describe();
     Json(SettingsListing {
@@ -58,6 +60,9 @@ fn changes(body: Changes) -> ApiResult<BTreeMap<String, serde_json::Value>> {
 
 /// `POST /admin/settings/validate`: would `PUT` accept these? Changes nothing; the harness
 /// checks every variant of a plan this way before the first round.
+#[utoipa::path(post, path = "/admin/settings/validate", tag = "admin",
+    request_body(content = Object, description = "dimension or knob name → option name or integer, e.g. {\"store\": \"sharded\", \"store.work_us\": 50}"),
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn validate(State(state): State<AppState>, body: Changes) -> ApiResult<StatusCode> {
     state
         .settings
@@ -66,6 +71,9 @@ pub async fn validate(State(state): State<AppState>, body: Changes) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/admin/settings", tag = "admin",
+    request_body(content = Object, description = "dimension or knob name → option name or integer, e.g. {\"store\": \"sharded\", \"store.work_us\": 50}"),
+    responses((status = 200, body = SettingsListing), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     body: Changes,

@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(observability::metrics_text))
         .route("/health/live", get(observability::live))
         .route("/health/ready", get(observability::ready))
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn(refuse_declared_oversize))

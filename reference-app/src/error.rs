@@ -37,9 +37,12 @@ pub enum ApiError {
     Dependency { what: &'static str, cause: String },
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every 4xx and 5xx answer's body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable, machine-readable kind: `bad_request`, `not_found`, `payload_too_large` …
     error: &'a str,
+    /// What went wrong and what to do, for a person.
     message: String,
 }
 

@@ -57,7 +57,7 @@ fn supported_on(kind: InsertKind, backend: Backend) -> Result<(), SettingsError>
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub user_id: i64,
     pub kind: String,
@@ -65,14 +65,14 @@ pub struct Event {
     pub created_at: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BulkInsert {
     /// At most `MAX_ROWS_PER_REQUEST`, counted while decoding.
     #[serde(deserialize_with = "crate::limits::bounded::rows")]
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BulkInsertResult {
     pub variant: String,
     pub inserted: u64,

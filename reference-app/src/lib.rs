@@ -26,6 +26,7 @@ pub mod limits;
 pub mod metric_names;
 pub mod model;
 pub mod observability;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A realistic record: what a user-list endpoint of a real backend returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profile {
     pub id: i64,
     pub name: String,
@@ -22,7 +22,7 @@ pub struct Profile {
 #[serde(transparent)]
 pub struct Users(#[serde(deserialize_with = "crate::limits::bounded::users")] pub Vec<Profile>);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Address {
     pub street: String,
     pub city: String,
@@ -73,7 +73,7 @@ pub fn sample_profiles(count: usize) -> Vec<Profile> {
 }
 
 /// What the database's `users` table holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub name: String,
@@ -94,7 +94,7 @@ pub fn sample_users(count: usize) -> Vec<User> {
 }
 
 /// What the upstream "external service" answers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quote {
     pub id: u64,
     pub price_cents: u64,

@@ -75,6 +75,8 @@ pub async fn record_red(req: Request, next: Next) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "observability",
+    responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text")))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     (
         [("content-type", "text/plain; version=0.0.4")],
@@ -83,6 +85,8 @@ pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/health/live", tag = "observability",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn live() -> &'static str {
     "ok"
 }
@@ -92,6 +96,8 @@ pub async fn live() -> &'static str {
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// Readiness: the database answers, and Redis too when one is configured.
+#[utoipa::path(get, path = "/health/ready", tag = "observability",
+    responses((status = 200, content_type = "text/plain", body = String), (status = 503, content_type = "text/plain", body = String)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let db = match tokio::time::timeout(READY_WITHIN, state.db.ping()).await {
         Ok(Ok(())) => None,

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
-use crate::error::{ApiError, ApiResult};
-use crate::insert::{self, BulkInsert};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::insert::{self, BulkInsert, BulkInsertResult};
 use crate::limits::{MAX_USERS, MAX_VALUE_BYTES};
 use crate::metric_names as names;
 use crate::model::{Profile, Quote, User, Users};
@@ -22,7 +22,7 @@ use crate::store::{self as store_dimension, validate_key};
 
 // ---- store -------------------------------------------------------------------------------
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreValue {
     pub key: String,
     pub value: String,
@@ -51,6 +51,9 @@ fn record_lock_wait(timing: &crate::store::LockTiming) {
     metrics::counter!(names::STORE_LOCK_WAIT_NS).increment(timing.wait.as_nanos() as u64);
 }
 
+#[utoipa::path(get, path = "/store/{key}", tag = "store",
+    params(("key" = String, Path, description = "1–128 bytes of letters, digits, - _ . :")),
+    responses((status = 200, body = StoreValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn store_get(
     State(state): State<AppState>,
     key: Result<Path<String>, PathRejection>,
@@ -72,6 +75,10 @@ pub async fn store_get(
     Ok(Json(StoreValue { key, value }))
 }
 
+#[utoipa::path(put, path = "/store/{key}", tag = "store",
+    params(("key" = String, Path, description = "1–128 bytes of letters, digits, - _ . :")),
+    request_body(content = String, content_type = "text/plain", description = "the value: UTF-8 text, at most 64 KiB"),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 507, body = ErrorBody)))]
 pub async fn store_put(
     State(state): State<AppState>,
     key: Result<Path<String>, PathRejection>,
@@ -97,6 +104,9 @@ pub async fn store_put(
 
 // ---- upstream clients ----------------------------------------------------------------------
 
+#[utoipa::path(get, path = "/upstream/quote/{id}", tag = "http-client",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = Quote), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn upstream_quote(
     State(state): State<AppState>,
     id: Result<Path<u64>, PathRejection>,
@@ -118,6 +128,9 @@ fn redis(state: &AppState) -> ApiResult<&crate::clients::redis::Redis> {
     })
 }
 
+#[utoipa::path(get, path = "/redis/{key}", tag = "redis-client",
+    params(("key" = String, Path)),
+    responses((status = 200, body = StoreValue), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn redis_get(
     State(state): State<AppState>,
     key: Result<Path<String>, PathRejection>,
@@ -132,6 +145,10 @@ pub async fn redis_get(
     Ok(Json(StoreValue { key, value }))
 }
 
+#[utoipa::path(put, path = "/redis/{key}", tag = "redis-client",
+    params(("key" = String, Path)),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn redis_put(
     State(state): State<AppState>,
     key: Result<Path<String>, PathRejection>,
@@ -144,6 +161,9 @@ pub async fn redis_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/db/users/{id}", tag = "db-client",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn db_user(
     State(state): State<AppState>,
     id: Result<Path<i64>, PathRejection>,
@@ -157,7 +177,7 @@ pub async fn db_user(
 
 // ---- codec ---------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct UsersQuery {
     #[serde(default = "default_user_count")]
     count: usize,
@@ -167,6 +187,11 @@ fn default_user_count() -> usize {
     1000
 }
 
+#[utoipa::path(get, path = "/codec/users", tag = "codec",
+    params(UsersQuery, ("accept" = Option<String>, Header, description = "application/json, application/msgpack or application/msgpack;format=compact")),
+    responses(
+        (status = 200, content((Vec<Profile> = "application/json"), (Vec<Profile> = "application/msgpack"))),
+        (status = 400, body = ErrorBody), (status = 406, body = ErrorBody)))]
 pub async fn codec_users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -183,12 +208,16 @@ pub async fn codec_users(
     Ok(Encoded(codec, &state.profiles[..q.count]))
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Received {
     pub received: usize,
     pub active: usize,
 }
 
+#[utoipa::path(post, path = "/codec/users", tag = "codec",
+    request_body(description = "at most 10 000 users, 16 tags each",
+        content((Vec<Profile> = "application/json"), (Vec<Profile> = "application/msgpack"))),
+    responses((status = 200, body = Received), (status = 400, body = ErrorBody), (status = 406, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn codec_accept_users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -217,6 +246,10 @@ pub async fn codec_accept_users(
 
 // ---- insert --------------------------------------------------------------------------------
 
+#[utoipa::path(post, path = "/insert/events", tag = "insert",
+    request_body(description = "1–100 000 rows",
+        content((BulkInsert = "application/json"), (BulkInsert = "application/msgpack"))),
+    responses((status = 201, body = BulkInsertResult), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn insert_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -238,17 +271,21 @@ pub async fn insert_events(
     Ok((StatusCode::CREATED, Encoded(codec, result)))
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventCount {
     pub count: i64,
 }
 
+#[utoipa::path(get, path = "/insert/events", tag = "insert",
+    responses((status = 200, body = EventCount), (status = 502, body = ErrorBody)))]
 pub async fn count_events(State(state): State<AppState>) -> ApiResult<Json<EventCount>> {
     Ok(Json(EventCount {
         count: insert::count(&state.db).await?,
     }))
 }
 
+#[utoipa::path(delete, path = "/insert/events", tag = "insert", description = "Loopback callers, or the admin token.",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn clear_events(State(state): State<AppState>) -> ApiResult<StatusCode> {
     insert::clear(&state.db).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -161,20 +161,20 @@ impl DimensionSpec {
     }
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DimensionInfo {
     pub name: &'static str,
     pub active: &'static str,
     pub options: Vec<OptionInfo>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OptionInfo {
     pub name: &'static str,
     pub about: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KnobInfo {
     pub name: &'static str,
     pub about: &'static str,

@@ -1,0 +1,68 @@
+//! The service's OpenAPI description, generated from the handlers' own annotations
+//! (`utoipa`), served at `/openapi.json` and kept in `reference-app/openapi.json` (a test
+//! checks the two agree; `just openapi` rewrites the file). Lab authors read it to learn what
+//! each endpoint takes and answers; `just fuzz` (schemathesis) sends what it allows and what it
+//! does not, and requires that no client mistake gets a 5xx.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::{admin, error, insert, model, observability, routes, settings};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "perflab reference service",
+        description = "The backend perflab measures: every switchable dimension (see /admin/settings) behind plain endpoints.",
+        version = env!("CARGO_PKG_VERSION"),
+    ),
+    paths(
+        routes::store_get,
+        routes::store_put,
+        routes::upstream_quote,
+        routes::redis_get,
+        routes::redis_put,
+        routes::db_user,
+        routes::codec_users,
+        routes::codec_accept_users,
+        routes::insert_events,
+        routes::count_events,
+        routes::clear_events,
+        admin::list,
+        admin::validate,
+        admin::update,
+        observability::metrics_text,
+        observability::live,
+        observability::ready,
+    ),
+    components(schemas(
+        routes::StoreValue,
+        routes::Received,
+        routes::EventCount,
+        model::Profile,
+        model::Address,
+        model::User,
+        model::Quote,
+        insert::Event,
+        insert::BulkInsert,
+        insert::BulkInsertResult,
+        admin::SettingsListing,
+        settings::DimensionInfo,
+        settings::OptionInfo,
+        settings::KnobInfo,
+        error::ErrorBody,
+        crate::db::Backend,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The description as JSON text (what `/openapi.json` serves and the committed file holds).
+pub fn json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+}
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
