@@ -185,13 +185,21 @@ fn the_python_example_runs_in_the_same_host() {
 
 /// Runs the fixture in `mode` through the real CLI, as a user would: `perflab lab … --plugin`.
 fn through_the_cli(mode: &str) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
+    through_the_cli_with(mode, &["-d", "300ms"])
+}
+
+fn through_the_cli_with(
+    mode: &str,
+    load: &[&str],
+) -> (Option<i32>, String, std::path::PathBuf, tempfile::TempDir) {
     let wasm = fixture("bad-plugin");
     let out = tempfile::tempdir().unwrap();
     let run = common::perflab()
         .args(["lab", "bad-plugin", "--no-prompt", "-q", "--plugin"])
         .arg(&wasm)
         .args(["--param", &format!("mode={mode}")])
-        .args(["--rounds", "1", "-d", "300ms", "--warmup", "0s"])
+        .args(["--rounds", "1", "--warmup", "0s"])
+        .args(load)
         .arg("--out")
         .arg(out.path())
         .output()
@@ -218,6 +226,37 @@ fn a_guest_that_prints_in_every_export_runs_and_its_output_is_logged() {
             "{line:?} missing from the plugin log:\n{log}"
         );
     }
+}
+
+#[test]
+fn a_hundred_megabytes_of_guest_output_leave_a_small_log_that_says_what_it_dropped() {
+    // One VU, and time for its 25 flooding calls.
+    let (code, stderr, log, _out) = through_the_cli_with("flood", &["-d", "3s", "-c", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let size = std::fs::metadata(&log).unwrap().len();
+    // The log keeps the last lines within 1 MiB, plus its notes; the guest wrote 100 MiB.
+    assert!(size < 1_100_000, "plugin.log is {size} bytes");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("[stdout] flood: done on stdout"),
+        "{log:.2000}"
+    );
+    assert!(log.contains("flood: done in host.log"), "{log:.2000}");
+    assert!(log.contains("were cut"), "the cut lines are said");
+    assert!(
+        log.contains("earlier lines dropped"),
+        "the dropped lines are said"
+    );
+    // Memory stays bounded too: the largest process this test binary has waited for (perflab,
+    // the service it started, or another test's) peaked far below the 100 MiB written.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    let peak_mib = usage.ru_maxrss / 1024;
+    eprintln!("peak RSS of a child: {peak_mib} MiB");
+    assert!(peak_mib < 400, "a child peaked at {peak_mib} MiB");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! (Bonferroni). Holm's step-down would reject at least as often, but it yields decisions, not
 //! intervals that agree with them — and a verdict here is read off its interval.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metric::{Better, Metric};
 use crate::stats::{self, Interval};
@@ -16,7 +16,7 @@ use crate::{RoundResult, VariantResult};
 
 /// What one metric's interval says about the candidate against the baseline, with a margin δ
 /// of practical equivalence (ratios within [1/(1+δ), 1+δ] are "the same").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// The whole interval is beyond the margin, on the better side.
@@ -30,7 +30,7 @@ pub enum Verdict {
 }
 
 /// How sure, and how big a difference counts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
     /// Familywise confidence of a run's verdicts, e.g. 0.95.
     pub confidence: f64,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::compare::Policy;
 use crate::summary::Hist;
@@ -72,7 +72,7 @@ pub struct RunInput<'a> {
 }
 
 /// Why the rounds ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopReason {
     /// `--rounds`, or `--quick`: a fixed number of blocks.

@@ -38,6 +38,21 @@ pub enum Command {
     /// Measure what this machine can tell apart: its noise, an A/A false-claim rate, the
     /// smallest detectable effect (and, with --effect-work-us, the power to find one).
     Calibrate(CalibrateArgs),
+    /// Rebuild a run's report from its interval log (`--hlog`): verdicts, tables, thresholds.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct ReportArgs {
+    /// An interval log written by `perflab run|lab … --hlog FILE`.
+    pub log: PathBuf,
+    /// More pass/fail rules, judged with the ones the run had.
+    #[arg(long = "threshold")]
+    pub thresholds: Vec<String>,
+    /// Report folder (default: reports/<name>-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl Command {
@@ -47,7 +62,7 @@ impl Command {
             Command::Run(a) => a.load.threads,
             Command::Lab(a) => a.load.threads,
             Command::Calibrate(a) => a.load.threads,
-            Command::Labs | Command::NewLab { .. } => 1,
+            Command::Labs | Command::NewLab { .. } | Command::Report(_) => 1,
         }
     }
 }
@@ -116,6 +131,11 @@ pub struct OutputArgs {
     /// Report folder (default: reports/<name>-<time>/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write every measured round's per-second latency histograms to FILE, as an
+    /// HdrHistogram interval log (readable by HdrHistogram's tools; `perflab report FILE`
+    /// rebuilds this report from it).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
     /// No progress output; the summary is still printed.
     #[arg(long, short = 'q')]
     pub quiet: bool,

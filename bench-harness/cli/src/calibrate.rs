@@ -180,6 +180,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
         settle: Duration::from_secs(1),
         cancel: cancel.clone(),
         progress: None,
+        intervals: false,
     })
     .await?;
     let ticks = (probe.elapsed.as_millis() / 100) as usize;
@@ -224,6 +225,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             threads: args.load.threads,
             scrape_metrics: false,
             readiness_path: Some("/health/ready"),
+            intervals: false,
         };
         let outcome = experiment::run(&plan, &cancel, &Arc::new(Progress::new(true))).await?;
         let names = vec!["A".to_string(), "B".to_string()];

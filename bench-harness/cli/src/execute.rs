@@ -14,9 +14,10 @@ use perflab_report::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::args::OutputArgs;
+use crate::args::{OutputArgs, ReportArgs};
 use crate::exit::Exit;
 use crate::experiment::{self, Outcome, Plan};
+use crate::hlog::{self, Rebuilt, RunHeader};
 use crate::progress::Progress;
 use crate::{baseline_store, environment, now_rfc3339};
 
@@ -60,7 +61,7 @@ pub async fn execute(
         rounds: &outcome.rounds,
         open_model: plan.model.is_open(),
         policy: plan.policy,
-        limits: validity_limits(&plan, &thresholds),
+        limits: validity_limits(plan.threads, &thresholds),
         unsettled: &outcome.unsettled,
         not_ready: &outcome.not_ready,
         stop: Some(outcome.stop),
@@ -99,24 +100,93 @@ pub async fn execute(
             .collect(),
         calibration: info.calibration,
     };
+    let mut extra_files = Vec::new();
+    if let Some(path) = &output.hlog {
+        let header = RunHeader {
+            format: hlog::FORMAT.to_string(),
+            variants: names.clone(),
+            open_model: plan.model.is_open(),
+            policy: plan.policy,
+            thresholds: thresholds.iter().map(ToString::to_string).collect(),
+            not_ready: outcome.not_ready.clone(),
+            meta: meta.clone(),
+        };
+        hlog::write(
+            path,
+            &header,
+            &outcome.rounds,
+            &outcome.intervals,
+            outcome.began,
+        )?;
+        extra_files.push(path.clone());
+    }
     let report = Report::new(meta, analysis, judged, against_saved);
-
     let dir = output.out.clone().unwrap_or_else(|| {
         perflab_report::default_dir(&info.reports_root, &info.name, &now_rfc3339())
     });
-    let files = perflab_report::write_all(&report, &dir)
-        .with_context(|| format!("writing the report to {}", dir.display()))?;
-    print!("{}", perflab_report::render::terminal::render(&report));
+    let mut files = write_report(&report, &dir)?;
     if let Some(baseline) = to_save {
         save_baseline(&report, &baseline, &output.baseline_dir)?;
     }
+    files.extend(extra_files);
     print_files(&files);
-    Ok(match report.status {
+    Ok(exit_for(&report))
+}
+
+/// `perflab report LOG`: the report of a run rebuilt from its interval log, analysed afresh
+/// (the same analysis gives the same verdicts) and judged against its thresholds and any new
+/// ones. What a log does not hold: the lab's `lessons` text is not asked again (the log keeps
+/// the lessons the run had), and no baseline is compared.
+pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
+    let Rebuilt {
+        header,
+        rounds,
+        intervals,
+    } = hlog::read(&args.log)?;
+    let mut thresholds = Vec::new();
+    for text in header.thresholds.iter().chain(&args.thresholds) {
+        thresholds.push(text.parse::<Threshold>()?);
+    }
+    let meta = header.meta;
+    let analysis = analyze(&RunInput {
+        variants: &header.variants,
+        rounds: &rounds,
+        open_model: header.open_model,
+        policy: header.policy,
+        limits: validity_limits(meta.environment.load_threads, &thresholds),
+        unsettled: &meta.rounds.unsettled,
+        not_ready: &header.not_ready,
+        stop: Some(meta.rounds.stop_reason),
+    });
+    let judged = judge(&thresholds, &analysis, None);
+    let dir = args.out.clone().unwrap_or_else(|| {
+        perflab_report::default_dir(Path::new("reports"), &meta.name, &now_rfc3339())
+    });
+    let report = Report::new(meta, analysis, judged, None);
+    println!(
+        "rebuilt from {} ({} rounds, {intervals} interval histograms)",
+        args.log.display(),
+        rounds.len()
+    );
+    let files = write_report(&report, &dir)?;
+    print_files(&files);
+    Ok(exit_for(&report))
+}
+
+fn write_report(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let files = perflab_report::write_all(report, dir)
+        .with_context(|| format!("writing the report to {}", dir.display()))?;
+    print!("{}", perflab_report::render::terminal::render(report));
+    Ok(files)
+}
+
+fn exit_for(report: &Report) -> Exit {
+    match report.status {
         Status::Incomplete => Exit::Interrupted,
         Status::Invalid => Exit::Invalid,
         Status::Complete if report.threshold_failed() => Exit::ThresholdFailed,
         Status::Complete => Exit::Ok,
-    })
+    }
 }
 
 /// The lab's thresholds first, then the command line's.
@@ -130,7 +200,7 @@ fn all_thresholds(declared: Vec<Threshold>, given: &[String]) -> anyhow::Result<
 
 /// Where the run stops being a measurement: the generator's cores, and the error rate the
 /// run's own thresholds allow (the strictest `error_rate <` limit, or 5 %).
-fn validity_limits(plan: &Plan, thresholds: &[Threshold]) -> ValidityLimits {
+fn validity_limits(generator_threads: usize, thresholds: &[Threshold]) -> ValidityLimits {
     let declared = thresholds
         .iter()
         .filter(|t| t.metric() == Metric::ErrorRate)
@@ -138,7 +208,7 @@ fn validity_limits(plan: &Plan, thresholds: &[Threshold]) -> ValidityLimits {
         .fold(f64::INFINITY, f64::min);
     let defaults = ValidityLimits::default();
     ValidityLimits {
-        generator_threads: plan.threads,
+        generator_threads,
         max_error_rate: if declared.is_finite() {
             declared
         } else {

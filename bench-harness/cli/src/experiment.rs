@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use perflab_analysis::compare::{self, correction};
@@ -28,6 +28,7 @@ use perflab_load::LoadModel;
 use perflab_load::client::{ClientError, Connection, Target};
 use perflab_load::counters;
 use perflab_load::engine::{EngineError, Live, RoundConfig, RoundData, run_round};
+use perflab_load::intervals::Interval;
 use perflab_load::record::TICK;
 use perflab_load::workload::{BodyNeed, RequestSpec, Workload};
 use serde::Serialize;
@@ -92,6 +93,8 @@ pub struct Plan {
     pub scrape_metrics: bool,
     /// Ask the service's readiness endpoint before the run and after each block.
     pub readiness_path: Option<&'static str>,
+    /// Keep per-second histograms of every round, for an interval log (`--hlog`).
+    pub intervals: bool,
 }
 
 pub struct Outcome {
@@ -102,6 +105,10 @@ pub struct Outcome {
     pub measured_for: Duration,
     pub unsettled: Vec<String>,
     pub not_ready: Vec<String>,
+    /// Per round (beside `rounds`): its per-second histograms, when the plan asked for them.
+    pub intervals: Vec<Vec<Interval>>,
+    /// When the experiment began, on both clocks (interval logs count from it).
+    pub began: (Instant, SystemTime),
 }
 
 impl Outcome {
@@ -239,6 +246,7 @@ impl RoundRun<'_> {
         settle: Duration,
         seed: u64,
         label: &str,
+        intervals: bool,
     ) -> Result<(RoundData, BTreeMap<String, f64>), ExperimentError> {
         select_variant(v).await?;
         let before = if self.plan.scrape_metrics {
@@ -261,6 +269,7 @@ impl RoundRun<'_> {
                 let progress = self.progress.clone();
                 move |live: Live| progress.tick(&Live { total, ..live })
             })),
+            intervals,
         })
         .await?;
         let after = if self.plan.scrape_metrics {
@@ -284,7 +293,7 @@ async fn warm_up(run: &RoundRun<'_>, v: &Variant, cap: Duration) -> Result<bool,
         let label = format!("warm-up {}", v.name);
         let model = run.plan.model.with_duration(chunk);
         let (data, _) = run
-            .one(v, model, Duration::ZERO, run.plan.seed, &label)
+            .one(v, model, Duration::ZERO, run.plan.seed, &label, false)
             .await?;
         spent += chunk;
         series.extend(data.recorder.per_tick(ticks).into_iter().map(|c| c as f64));
@@ -406,6 +415,8 @@ pub async fn run(
         measured_for: Duration::ZERO,
         unsettled: Vec::new(),
         not_ready: Vec::new(),
+        intervals: Vec::new(),
+        began: (Instant::now(), SystemTime::now()),
     };
     let target = &plan.variants[0].target;
     validate_variants(plan).await?;
@@ -440,8 +451,15 @@ pub async fn run(
             };
             let seed = plan.seed.wrapping_add(1000 * (block as u64 + 1));
             let ticks = environment::cpu_ticks();
-            let (data, counters) = run
-                .one(v, plan.model.clone(), plan.settle, seed, &label)
+            let (mut data, counters) = run
+                .one(
+                    v,
+                    plan.model.clone(),
+                    plan.settle,
+                    seed,
+                    &label,
+                    plan.intervals,
+                )
                 .await?;
             let steal = environment::steal_percent(ticks, environment::cpu_ticks());
             let p = Percentiles::of(&data.recorder.latency.merged());
@@ -453,6 +471,7 @@ pub async fn run(
                 data.recorder.errors.load(Ordering::Relaxed)
             ));
             let cancelled = data.cancelled;
+            outcome.intervals.push(std::mem::take(&mut data.intervals));
             // A variant's i-th round is in block i, so pairs stay aligned even when the last
             // block is cut short (its rounds pair with nothing and only count in totals).
             outcome

@@ -11,6 +11,7 @@ pub mod environment;
 pub mod execute;
 pub mod exit;
 pub mod experiment;
+pub mod hlog;
 pub mod lab;
 pub mod progress;
 pub mod rounds;

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             Command::Labs => perflab::lab::print_labs(),
             Command::NewLab { name } => perflab::lab::new_lab(&name),
             Command::Calibrate(args) => perflab::calibrate::calibrate(args, cancel).await,
+            Command::Report(args) => perflab::execute::rebuild(&args),
         };
         result.unwrap_or_else(|e| {
             eprintln!("perflab: error: {e:#}");

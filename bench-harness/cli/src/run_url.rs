@@ -103,6 +103,7 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         threads: args.load.threads,
         scrape_metrics: args.metrics,
         readiness_path: None,
+        intervals: args.output.hlog.is_some(),
     };
     let info = RunInfo {
         name: if two { "url-ab".into() } else { "url".into() },

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{ClientError, Connection, Target};
+use crate::intervals::Interval;
 use crate::model::{LoadModel, ModelError};
 use crate::record::{Recorder, Tally};
 use crate::schedule::{ArrivalSchedule, target_vus};
@@ -52,6 +53,8 @@ pub struct RoundConfig {
     pub cancel: CancellationToken,
     /// Called twice a second with live figures.
     pub progress: Option<Box<dyn Fn(Live) + Send + Sync>>,
+    /// Keep per-second histograms of the measured part, for an interval log (`--hlog`).
+    pub intervals: bool,
 }
 
 pub struct RoundData {
@@ -64,6 +67,8 @@ pub struct RoundData {
     pub scheduled: u64,
     pub harness_cpu: Duration,
     pub cancelled: bool,
+    /// Per-second histograms of the measured part (empty unless asked for).
+    pub intervals: Vec<Interval>,
 }
 
 struct Shared {
@@ -106,7 +111,7 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         model,
         target: cfg.target,
         timeout: cfg.timeout,
-        recorder: Recorder::new(duration, cfg.threads, open, cfg.settle),
+        recorder: Recorder::new(duration, cfg.threads, open, cfg.settle, cfg.intervals),
         start,
         end: start + duration,
         cancel: cfg.cancel.child_token(),
@@ -143,6 +148,20 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
                     p99_ms: rec.latency.merged().value_at_quantile(0.99) as f64 / 1e6,
                     errors: rec.errors.load(Ordering::Relaxed),
                 });
+            }
+        })
+    });
+
+    // The interval log's clock: a snapshot every second from the end of the settle period.
+    let clock = shared.recorder.intervals.is_some().then(|| {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let second = Duration::from_secs(1);
+            let first = tokio::time::Instant::from_std(shared.recorder.measure_from + second);
+            let mut tick = tokio::time::interval_at(first, second);
+            loop {
+                tick.tick().await;
+                shared.recorder.take_interval(Instant::now());
             }
         })
     });
@@ -194,6 +213,12 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
     if let Some(s) = scheduler {
         let _ = s.join();
     }
+    if let Some(c) = clock {
+        c.abort();
+        let _ = c.await;
+        // The last, shorter interval: up to the moment the last request completed.
+        shared.recorder.take_interval(Instant::now());
+    }
     let total = start.elapsed();
     if let Some(e) = failure {
         return Err(e);
@@ -203,8 +228,15 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
         shared.next_slot.load(Ordering::Relaxed) + shared.slots.available_permits() as u64;
     let claimed = shared.next_slot.load(Ordering::Relaxed);
     let cancelled = cfg.cancel.is_cancelled();
-    let shared = Arc::into_inner(shared).expect("all VU tasks finished");
+    let mut shared = Arc::into_inner(shared).expect("all VU tasks finished");
+    let intervals = shared
+        .recorder
+        .intervals
+        .take()
+        .map(|i| i.into_intervals())
+        .unwrap_or_default();
     Ok(RoundData {
+        intervals,
         recorder: shared.recorder,
         elapsed,
         unsent: scheduled - claimed,

@@ -12,6 +12,8 @@
 pub mod client;
 pub mod counters;
 pub mod engine;
+pub mod hist;
+pub mod intervals;
 pub mod model;
 pub mod record;
 pub mod schedule;

@@ -12,16 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 use crate::client::{ClientError, TransportKind};
+use crate::intervals::{IntervalRecorder, Series};
 
-pub type Hist = Histogram<u64>;
-
-pub fn new_hist() -> Hist {
-    // Auto-resizing from 1 ns: 3 significant digits, i.e. ±0.1 % at any magnitude.
-    Histogram::new(3).expect("3 significant digits is valid")
-}
+pub use crate::hist::{Hist, new_hist};
 
 /// One histogram per recording thread, merged when read.
 pub struct Sharded {
@@ -94,6 +88,8 @@ pub struct Recorder {
     /// Per request name and per check name; each VU keeps its own and hands it over when it
     /// ends, so recording needs no shared lock.
     tally: Mutex<Tally>,
+    /// Per-second snapshots of the histograms, when an interval log was asked for.
+    pub intervals: Option<IntervalRecorder>,
 }
 
 /// What one VU saw, per request name and per check name (at most [`MAX_NAMES`] each; the
@@ -189,12 +185,26 @@ impl std::fmt::Display for ErrorKind {
 pub const LATE_AFTER: Duration = Duration::from_millis(1);
 
 impl Recorder {
-    /// A recorder for a round of `expected` length whose first `settle` is not measured.
-    pub fn new(expected: Duration, threads: usize, open: bool, settle: Duration) -> Recorder {
+    /// A recorder for a round of `expected` length whose first `settle` is not measured;
+    /// `intervals`: also keep per-second histograms (see [`Recorder::take_interval`]).
+    pub fn new(
+        expected: Duration,
+        threads: usize,
+        open: bool,
+        settle: Duration,
+        intervals: bool,
+    ) -> Recorder {
         // Generous room for the drain after the scheduled end; later ticks fold into the last.
         let ticks = (expected.as_millis() / TICK.as_millis()) as usize + 320;
+        let measure_from = Instant::now() + settle;
+        let series = if open {
+            Series::ALL.to_vec()
+        } else {
+            vec![Series::Latency]
+        };
         Recorder {
-            measure_from: Instant::now() + settle,
+            measure_from,
+            intervals: intervals.then(|| IntervalRecorder::new(measure_from, series)),
             settling: AtomicU64::new(0),
             open,
             latency: Sharded::new(threads),
@@ -304,6 +314,23 @@ impl Recorder {
         } else {
             self.latency.merged()
         }
+    }
+
+    /// Ends the current interval of the interval log at `now` (nothing without one).
+    pub fn take_interval(&self, now: Instant) {
+        let Some(intervals) = &self.intervals else {
+            return;
+        };
+        let cumulative = intervals
+            .series()
+            .iter()
+            .map(|s| match s {
+                Series::Latency => self.latency.merged(),
+                Series::Service => self.service.merged(),
+                Series::Lag => self.lag.merged(),
+            })
+            .collect();
+        intervals.take(now, cumulative);
     }
 
     /// A measured check (its name is counted in the VU's [`Tally`]).

@@ -11,6 +11,7 @@ use perflab_analysis::Percentiles;
 use perflab_load::LoadModel;
 use perflab_load::client::Target;
 use perflab_load::engine::{RoundConfig, RoundData, run_round};
+use perflab_load::intervals::{Series, decode};
 use perflab_load::workload::{FixedRequest, RequestSpec};
 use support::TestServer;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,7 @@ async fn round_settling(server: &TestServer, model: LoadModel, settle: Duration)
         settle,
         cancel: CancellationToken::new(),
         progress: None,
+        intervals: true,
     })
     .await
     .unwrap()
@@ -102,6 +104,47 @@ async fn an_open_model_shows_a_stall_in_corrected_latency_not_in_service_time() 
         service.max
     );
     assert!(late >= 50, "only {late} late sends reported");
+    // The interval log sees the stall when it happened, and its intervals add up to the round.
+    let latency_of = |i: &perflab_load::intervals::Interval, series| {
+        let (_, bytes) = i.series.iter().find(|(s, _)| *s == series).unwrap();
+        decode(bytes).unwrap()
+    };
+    assert!(
+        (4..=6).contains(&data.intervals.len()),
+        "{} intervals",
+        data.intervals.len()
+    );
+    let first = latency_of(&data.intervals[0], Series::Latency);
+    assert!(
+        first.max() < 100_000_000,
+        "the first second is calm: max {} ns",
+        first.max()
+    );
+    let stalled = data.intervals[1..3]
+        .iter()
+        .map(|i| latency_of(i, Series::Latency).max())
+        .max()
+        .unwrap();
+    assert!(
+        stalled > 900_000_000,
+        "the stall shows in seconds 1–3: max {stalled} ns"
+    );
+    for (series, whole) in [
+        (Series::Latency, data.recorder.latency.merged()),
+        (Series::Service, data.recorder.service.merged()),
+        (Series::Lag, data.recorder.lag.merged()),
+    ] {
+        let mut sum = perflab_load::record::new_hist();
+        for i in &data.intervals {
+            sum.add(latency_of(i, series)).unwrap();
+        }
+        assert_eq!(
+            sum.len(),
+            whole.len(),
+            "{series:?}: intervals add up to the round"
+        );
+        assert_eq!(sum.max(), whole.max(), "{series:?}");
+    }
     assert!(
         data.recorder.completed() + data.unsent >= 390,
         "sends must not vanish: {} done, {} unsent",

@@ -1,9 +1,9 @@
 //! What the run happened on, as the report records it: a result without its machine is half a
 //! result. The command line captures it (reading `/proc`, probing fsync); this is the data.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     pub cpu_model: String,
     pub cores: usize,
@@ -23,7 +23,7 @@ pub struct Environment {
 
 /// fsync latency of the disk a write lab writes to: it dominates such labs and varies 100×
 /// between machines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FsyncProbe {
     pub median: f64,
     pub p90: f64,

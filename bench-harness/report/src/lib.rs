@@ -21,7 +21,7 @@ use perflab_analysis::{
     Policy, StopReason, Summary, Verdict, Warning,
 };
 use perflab_load::LoadModel;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use environment::{Environment, FsyncProbe};
 
@@ -68,7 +68,7 @@ pub struct Report {
 }
 
 /// How the run was cut into rounds, and why it stopped.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoundsInfo {
     /// Blocks run (each variant once per block); a comparison's pairs.
     pub blocks: u32,
@@ -87,7 +87,7 @@ pub struct RoundsInfo {
 }
 
 /// What `perflab calibrate` found on this machine, quoted beside the verdicts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CalibrationNote {
     pub measured_at: String,
     /// Median relative half-width of A/A intervals, per headline metric.
@@ -99,7 +99,7 @@ pub struct CalibrationNote {
     pub comparisons: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LabInfo {
     pub summary: String,
     pub hypothesis: String,
@@ -113,7 +113,7 @@ pub struct LabInfo {
 }
 
 /// A lab's explanation of one headline verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lesson {
     pub candidate: String,
     pub baseline: String,
@@ -172,12 +172,15 @@ pub struct BaselineReport {
 }
 
 /// What a variant was: its service settings and where it was measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VariantSetup {
     pub settings: BTreeMap<String, serde_json::Value>,
     pub target: String,
 }
 
-/// The run's facts that analysis does not know.
+/// The run's facts that analysis does not know (an interval log carries them, so a report can
+/// be rebuilt from the log).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
     pub name: String,
     pub started_at: String,

@@ -76,6 +76,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         stop: rounds.stop,
         policy: rounds.policy,
         readiness_path: args.target.is_none().then_some("/health/ready"),
+        intervals: args.output.hlog.is_some(),
         variants: desc
             .variants
             .iter()
