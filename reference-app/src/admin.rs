@@ -117,3 +117,35 @@ pub async fn require_loopback_or_token(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// `POST /admin/profile/start`: sample the service's CPU stacks until `stop`.
+#[utoipa::path(post, path = "/admin/profile/start", tag = "admin",
+    request_body(content = Option<crate::introspect::profiler::StartProfile>, description = "optional; {\"frequency_hz\": 99} by default"),
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn profile_start(body: axum::body::Bytes) -> ApiResult<StatusCode> {
+    let frequency_hz = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<crate::introspect::profiler::StartProfile>(&body)
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "expected {{\"frequency_hz\": 1–{}}} or no body: {e}",
+                    crate::introspect::profiler::MAX_FREQUENCY_HZ
+                ))
+            })?
+            .frequency_hz
+    };
+    crate::introspect::profiler::start(frequency_hz)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/profile/stop`: the samples since `start`, as folded stacks.
+#[utoipa::path(post, path = "/admin/profile/stop", tag = "admin",
+    responses((status = 200, body = crate::introspect::profiler::ProfileDump), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn profile_stop() -> ApiResult<Json<crate::introspect::profiler::ProfileDump>> {
+    // Symbolising reads the binary's symbol table: blocking work, kept off the async workers.
+    tokio::task::spawn_blocking(crate::introspect::profiler::stop)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the profiler task failed: {e}")))?
+        .map(Json)
+}

@@ -39,6 +39,14 @@ pub fn router(state: AppState) -> Router {
             "/admin/settings/validate",
             axum::routing::post(admin::validate),
         )
+        .route(
+            "/admin/profile/start",
+            axum::routing::post(admin::profile_start),
+        )
+        .route(
+            "/admin/profile/stop",
+            axum::routing::post(admin::profile_stop),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::require_loopback_or_token,
@@ -70,6 +78,11 @@ pub fn router(state: AppState) -> Router {
                         admin::require_loopback_or_token,
                     )),
                 ),
+        )
+        .route("/probe/cpu", get(crate::introspect::probe::cpu))
+        .route(
+            "/probe/allocations",
+            get(crate::introspect::probe::allocations),
         )
         .merge(admin)
         .route("/metrics", get(observability::metrics_text))
@@ -142,12 +155,12 @@ impl Service {
         let state = AppState {
             settings,
             stores: Arc::new(Stores::with_capacity(Capacity::new(config.store_max_bytes))),
-            db,
+            db: Arc::new(db),
             redis,
             http,
             profiles: Box::leak(sample_profiles(MAX_USERS).into_boxed_slice()),
             metrics,
-            admin_token: config.admin_token()?,
+            admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })
     }

@@ -11,7 +11,8 @@
 //! | `insert` | [`insert`] |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
-//! [`observability`] exports the counters ([`metric_names`]) that explain them.
+//! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
+//! is the service measuring itself (allocations, CPU, context switches, CPU profiles).
 
 pub mod admin;
 pub mod app;
@@ -22,6 +23,7 @@ pub mod db;
 pub mod dimensions;
 pub mod error;
 pub mod insert;
+pub mod introspect;
 pub mod limits;
 pub mod metric_names;
 pub mod model;

@@ -4,6 +4,11 @@ use reference_app::config::Config;
 use reference_app::observability;
 use tracing_subscriber::EnvFilter;
 
+/// Counts every allocation, so reports can show allocations per request (`introspect::alloc`).
+#[global_allocator]
+static ALLOCATOR: reference_app::introspect::alloc::CountingAllocator =
+    reference_app::introspect::alloc::CountingAllocator;
+
 #[tokio::main]
 async fn main() {
     let config = Config::parse();

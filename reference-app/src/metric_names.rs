@@ -29,6 +29,14 @@ pub const CODEC_BYTES_ENCODED: &str = "codec_bytes_encoded_total";
 pub const CODEC_BYTES_DECODED: &str = "codec_bytes_decoded_total";
 pub const CODEC_ENCODE_NS: &str = "codec_encode_nanoseconds_total";
 
+/// The service measuring itself (`introspect`): heap allocations, CPU time, context switches.
+pub const ALLOCATIONS: &str = "allocations_total";
+pub const ALLOCATED_BYTES: &str = "allocated_bytes_total";
+pub const PROCESS_CPU_USER_NS: &str = "process_cpu_user_nanoseconds_total";
+pub const PROCESS_CPU_SYSTEM_NS: &str = "process_cpu_system_nanoseconds_total";
+pub const PROCESS_VOLUNTARY_SWITCHES: &str = "process_voluntary_context_switches_total";
+pub const PROCESS_INVOLUNTARY_SWITCHES: &str = "process_involuntary_context_switches_total";
+
 /// Unlabelled counters, registered at start so that a scrape always lists them (a missing
 /// counter and a zero counter should read the same to a person).
 pub const UNLABELLED_COUNTERS: &[&str] = &[

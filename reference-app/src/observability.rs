@@ -78,6 +78,7 @@ pub async fn record_red(req: Request, next: Next) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "observability",
     responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text")))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    crate::introspect::publish();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

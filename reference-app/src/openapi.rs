@@ -7,7 +7,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{admin, error, insert, model, observability, routes, settings};
+use crate::{admin, error, insert, introspect, model, observability, routes, settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,10 @@ use crate::{admin, error, insert, model, observability, routes, settings};
         admin::list,
         admin::validate,
         admin::update,
+        admin::profile_start,
+        admin::profile_stop,
+        introspect::probe::cpu,
+        introspect::probe::allocations,
         observability::metrics_text,
         observability::live,
         observability::ready,
@@ -51,6 +55,11 @@ use crate::{admin, error, insert, model, observability, routes, settings};
         settings::OptionInfo,
         settings::KnobInfo,
         error::ErrorBody,
+        introspect::profiler::StartProfile,
+        introspect::profiler::ProfileDump,
+        introspect::probe::CpuBurned,
+        introspect::probe::AllocationsCounted,
+        introspect::alloc::Counts,
         crate::db::Backend,
     ))
 )]

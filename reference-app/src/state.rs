@@ -15,11 +15,14 @@ use crate::store::Stores;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub stores: Arc<Stores>,
-    pub db: Db,
+    /// Behind an `Arc`: axum clones the state for every request, and `Db` holds the connect
+    /// options (an `IndexMap` of pragmas) that a profile showed being copied for each one.
+    pub db: Arc<Db>,
     pub redis: Option<Arc<Redis>>,
     pub http: Arc<HttpClients>,
     /// Built once: the codec endpoint measures encoding, not data generation.
     pub profiles: &'static [Profile],
     pub metrics: PrometheusHandle,
-    pub admin_token: Option<String>,
+    /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
+    pub admin_token: Option<Arc<str>>,
 }

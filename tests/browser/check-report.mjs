@@ -3,7 +3,7 @@
 // by its chart, legends do not sit on the data, pass and fail look different, and the
 // environment is a table. Prints the problems found and exits 1 if there are any.
 //
-//   node check-report.mjs REPORT.html SCREENSHOT.png
+//   node check-report.mjs REPORT.html SCREENSHOT.png [FLAME-DIFF.svg]
 import { chromium } from 'playwright-core';
 
 const [report, shot] = process.argv.slice(2);
@@ -49,8 +49,38 @@ const problems = await page.evaluate(() => {
   else if (pass === fail) out.push('pass and fail look the same');
   if (![...document.querySelectorAll('table th')].some((th) => th.textContent === 'kernel'))
     out.push('the environment is not a table');
-  return out;
+  // Flame graphs (a run with --profile): every image drawn, wide enough to read, and the
+  // differential's colours explained next to it.
+  const flames = [...document.querySelectorAll('img.flame')];
+  for (const img of flames) {
+    if (!img.complete || img.naturalWidth === 0) out.push(`flame graph "${img.alt}" did not load`);
+    if (img.getBoundingClientRect().width < 800) out.push(`flame graph "${img.alt}" is too narrow to read`);
+  }
+  if (flames.length && !flames.some((i) => i.alt.startsWith('Differential')))
+    out.push('profiles of two variants but no differential flame graph');
+  const legend = document.querySelector('p.legend');
+  if (flames.length > 1 && !(legend && /Red/.test(legend.textContent) && /Blue/.test(legend.textContent)))
+    out.push("the differential flame graph's colours are not explained");
+  return { out, flames: flames.length };
 });
+const found = problems.flames;
+const list = problems.out;
+// The differential SVG itself, as a reader opens it from the report folder: labels large
+// enough to read and inside their frames.
+const diff = process.argv[4];
+if (diff) {
+  const svgPage = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await svgPage.goto('file://' + diff);
+  await svgPage.screenshot({ path: shot.replace(/\.png$/, '-flame-diff.png'), timeout: 20000 });
+  const labels = await svgPage.evaluate(() => {
+    const texts = [...document.querySelectorAll('g text')].filter((t) => t.textContent.length > 2);
+    const small = texts.filter((t) => parseFloat(getComputedStyle(t).fontSize) < 10).length;
+    return { count: texts.length, small };
+  });
+  if (labels.count < 5) list.push(`the differential flame graph has only ${labels.count} readable labels`);
+  if (labels.small) list.push(`${labels.small} flame graph labels are smaller than 10 px`);
+}
 await browser.close();
-for (const p of problems) console.log('problem: ' + p);
-process.exit(problems.length ? 1 : 0);
+if (diff && found === 0) list.push('a differential flame graph was given but the report shows no flame graphs');
+for (const p of list) console.log('problem: ' + p);
+process.exit(list.length ? 1 : 0);

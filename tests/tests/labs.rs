@@ -6,15 +6,19 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{perflab, validate_report};
+use common::{folded_share, perflab, validate_report};
 
 fn run_lab(name: &str, extra: &[&str]) -> serde_json::Value {
     let out = tempfile::tempdir().unwrap();
+    run_lab_in(name, extra, out.path())
+}
+
+fn run_lab_in(name: &str, extra: &[&str], out: &std::path::Path) -> serde_json::Value {
     let status = perflab()
         .args(["lab", name, "--quick", "--no-prompt", "-q"])
         .args(extra)
         .arg("--out")
-        .arg(out.path())
+        .arg(out)
         .status()
         .unwrap();
     // 0: all thresholds passed; 3: a threshold failed (noise on a shared machine). Not 1.
@@ -22,7 +26,7 @@ fn run_lab(name: &str, extra: &[&str]) -> serde_json::Value {
         matches!(status.code(), Some(0) | Some(3)),
         "lab {name} {extra:?}: {status}"
     );
-    let doc = validate_report(&out.path().join("report.json"));
+    let doc = validate_report(&out.join("report.json"));
     assert_eq!(doc["status"], "complete");
     assert_eq!(doc["name"], name);
     assert!(doc["lab"]["hypothesis"].as_str().unwrap().len() > 20);
@@ -41,12 +45,33 @@ fn run_lab(name: &str, extra: &[&str]) -> serde_json::Value {
                 > 0.5,
             "{name}: server counters were scraped"
         );
+        // What every lab report explains a result with: the service's allocations, CPU and
+        // context switches per request, for every variant.
+        let c = &v["counters_per_request"];
+        for key in [
+            "allocations_total",
+            "allocated_bytes_total",
+            "process_cpu_user_nanoseconds_total",
+        ] {
+            assert!(
+                c[key].as_f64().is_some_and(|x| x > 0.0),
+                "{name}: {} has no {key}",
+                v["name"]
+            );
+        }
+        for key in [
+            "process_cpu_system_nanoseconds_total",
+            "process_voluntary_context_switches_total",
+            "process_involuntary_context_switches_total",
+        ] {
+            assert!(c[key].is_number(), "{name}: {} has no {key}", v["name"]);
+        }
     }
     assert_eq!(
         doc["comparisons"].as_array().unwrap().len(),
         variants.len() - 1
     );
-    assert!(out.path().join("report.html").is_file() && out.path().join("service.log").is_file());
+    assert!(out.join("report.html").is_file() && out.join("service.log").is_file());
     doc
 }
 
@@ -86,11 +111,37 @@ fn client_pooling() {
 
 #[test]
 fn serialization() {
-    let doc = run_lab("serialization", &[]);
+    let out = tempfile::tempdir().unwrap();
+    let doc = run_lab_in("serialization", &["--profile"], out.path());
     assert!(
         counter(&doc, 2, "codec_bytes_encoded_total")
             < counter(&doc, 0, "codec_bytes_encoded_total")
     );
+    // The profiles show the mechanism: JSON's encoder on the naive side of the differential,
+    // and not on the compact side.
+    let files = doc["profiles"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3 * 2 + 2, "{files:?}");
+    let share = |variant: &str, needle: &str| {
+        let (hit, all) = folded_share(
+            &out.path().join(format!("profile-{variant}.folded")),
+            needle,
+        );
+        hit as f64 / all.max(1) as f64
+    };
+    let (json, compact) = (
+        share("json", "serde_json::ser"),
+        share("msgpack-compact", "serde_json::ser"),
+    );
+    assert!(
+        json > 0.1 && compact < json / 4.0,
+        "serde_json::ser: json {json:.2}, compact {compact:.2}"
+    );
+    let diff =
+        std::fs::read_to_string(out.path().join("flame-diff-msgpack-compact-vs-json.svg")).unwrap();
+    assert!(diff.contains("serde_json::ser") && diff.contains("what msgpack-compact removed"));
+    let changes = &doc["profiles"]["comparisons"][1];
+    assert_eq!(changes["candidate"], "msgpack-compact");
+    assert!(!changes["changes"].as_array().unwrap().is_empty());
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The HTML report as a reader sees it: rendered in headless Chromium (Debian's, driven by
 //! playwright-core; `scripts/setup` installs both), with a screenshot kept beside the report.
 //! `tests/browser/check-report.mjs` checks axis labels and ticks on every chart, nothing cut
-//! off, legends off the data, pass and fail told apart, the environment as a table.
+//! off, legends off the data, pass and fail told apart, the environment as a table, and (the
+//! run profiles the service) flame graphs that load, are wide enough to read, and a
+//! differential one whose colours are explained.
 
 mod common;
 
@@ -20,12 +22,13 @@ fn the_html_report_reads_well_in_a_browser() {
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let url = format!("{}/health/live", svc.base_url());
+    // A request that costs the service some CPU, so the profiles have something to show.
+    let url = format!("{}/probe/cpu?us=200", svc.base_url());
     let run = perflab()
         .args([
             "run", &url, &url, "-c", "2", "-d", "200ms", "--settle", "50ms",
         ])
-        .args(["--rounds", "8", "--warmup", "0s", "-q"])
+        .args(["--rounds", "8", "--warmup", "0s", "-q", "--profile"])
         .args(["--threshold", "p99<10s", "--threshold", "p99<1us"])
         .arg("--out")
         .arg(out.path())
@@ -39,6 +42,7 @@ fn the_html_report_reads_well_in_a_browser() {
         .arg(&checker)
         .arg(&report)
         .arg(&shot)
+        .arg(out.path().join("flame-diff-B-vs-A.svg"))
         .current_dir(root().join("tests/browser"))
         .output()
         .expect("node is installed (scripts/setup installs what this test needs)");
@@ -56,4 +60,8 @@ fn the_html_report_reads_well_in_a_browser() {
     // Keep the latest screenshot where a person can look at it.
     let keep = root().join("target/report-screenshot.png");
     let _ = std::fs::copy(&shot, keep);
+    let _ = std::fs::copy(
+        out.path().join("report-flame-diff.png"),
+        root().join("target/report-flame-diff.png"),
+    );
 }

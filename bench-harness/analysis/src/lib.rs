@@ -8,7 +8,8 @@
 //! - [`stats`]: intervals on the ratio between variants;
 //! - [`compare`]: every variant against the first, metric by metric, to a [`Verdict`];
 //! - [`warnings`]: what a reader should know before trusting the numbers;
-//! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run.
+//! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run;
+//! - [`profile`]: CPU profiles as shares per frame, and what changed between variants.
 //!
 //! Every metric is named through one enum, [`Metric`].
 
@@ -16,6 +17,7 @@ pub mod baseline;
 pub mod compare;
 pub mod input;
 pub mod metric;
+pub mod profile;
 pub mod stats;
 pub mod summary;
 pub mod thresholds;

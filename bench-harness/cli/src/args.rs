@@ -139,6 +139,60 @@ pub struct OutputArgs {
     /// No progress output; the summary is still printed.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+}
+
+/// Server-side CPU profiles (the reference service samples its own stacks).
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// Profile the reference service's CPU during each measured round (never warm-up): flame
+    /// graphs per variant, a differential one, and the top frames in the report. Also scrapes
+    /// its counters (CPU, allocations and context switches per request).
+    #[arg(long)]
+    pub profile: bool,
+    /// Stack samples per CPU-second.
+    #[arg(long, value_name = "HZ", default_value_t = 99, requires = "profile",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub profile_frequency: u32,
+    /// Profile only these variants (comma-separated; default all). With the same URL twice,
+    /// `--profile-variants B` measures what profiling itself costs.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        requires = "profile"
+    )]
+    pub profile_variants: Vec<String>,
+}
+
+impl ProfileArgs {
+    /// Which of `variants` to profile, or a clear error for a name that is not among them.
+    pub fn plan(&self, variants: &[String]) -> anyhow::Result<Option<ProfilePlan>> {
+        if !self.profile {
+            return Ok(None);
+        }
+        if let Some(bad) = self.profile_variants.iter().find(|n| !variants.contains(n)) {
+            anyhow::bail!(
+                "--profile-variants names {bad:?}, which is not a variant of this run (variants: {})",
+                variants.join(", ")
+            );
+        }
+        Ok(Some(ProfilePlan {
+            frequency_hz: self.profile_frequency,
+            variants: variants
+                .iter()
+                .map(|v| self.profile_variants.is_empty() || self.profile_variants.contains(v))
+                .collect(),
+        }))
+    }
+}
+
+/// What to profile: the frequency, and per variant (in plan order) whether to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfilePlan {
+    pub frequency_hz: u32,
+    pub variants: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Args)]

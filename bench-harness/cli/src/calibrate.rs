@@ -226,6 +226,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             scrape_metrics: false,
             readiness_path: Some("/health/ready"),
             intervals: false,
+            profile: None,
         };
         let outcome = experiment::run(&plan, &cancel, &Arc::new(Progress::new(true))).await?;
         let names = vec!["A".to_string(), "B".to_string()];

@@ -120,7 +120,10 @@ pub async fn execute(
         )?;
         extra_files.push(path.clone());
     }
-    let report = Report::new(meta, analysis, judged, against_saved);
+    let mut report = Report::new(meta, analysis, judged, against_saved);
+    if let Some(p) = &plan.profile {
+        report = report.with_profiles(p.frequency_hz, outcome.profiles.clone());
+    }
     let dir = output.out.clone().unwrap_or_else(|| {
         perflab_report::default_dir(&info.reports_root, &info.name, &now_rfc3339())
     });

@@ -34,8 +34,10 @@ use perflab_load::workload::{BodyNeed, RequestSpec, Workload};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::args::ProfilePlan;
 use crate::environment;
 use crate::progress::Progress;
+use perflab_analysis::profile::Profile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -48,6 +50,15 @@ pub enum ExperimentError {
         variant: String,
         status: u16,
         body: String,
+    },
+    #[error(
+        "--profile: the service at {target} has no CPU profiler (HTTP {status} from POST /admin/profile/start). Server-side profiles need perflab's reference service: run a lab, or start it with `cargo run --release -p reference-app` and point `perflab run` at it"
+    )]
+    NoProfiler { target: String, status: u16 },
+    #[error("--profile: {action} on the service failed: {detail}")]
+    Profiler {
+        action: &'static str,
+        detail: String,
     },
     #[error("selecting variant {variant:?} on the service failed: HTTP {status}: {body}")]
     Refused {
@@ -95,6 +106,8 @@ pub struct Plan {
     pub readiness_path: Option<&'static str>,
     /// Keep per-second histograms of every round, for an interval log (`--hlog`).
     pub intervals: bool,
+    /// Sample the service's CPU stacks during measured rounds (`--profile`).
+    pub profile: Option<ProfilePlan>,
 }
 
 pub struct Outcome {
@@ -109,6 +122,8 @@ pub struct Outcome {
     pub intervals: Vec<Vec<Interval>>,
     /// When the experiment began, on both clocks (interval logs count from it).
     pub began: (Instant, SystemTime),
+    /// Per variant: its CPU profile over its measured rounds, when it was profiled.
+    pub profiles: Vec<Option<Profile>>,
 }
 
 impl Outcome {
@@ -232,6 +247,76 @@ async fn ready(target: &Target, path: &str) -> bool {
     )
 }
 
+/// `POST /admin/profile/stop`'s answer.
+#[derive(serde::Deserialize)]
+struct ProfileDump {
+    frequency_hz: u32,
+    seconds: f64,
+    folded: String,
+}
+
+fn profiler_error(action: &'static str, detail: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Profiler {
+        action,
+        detail: detail.to_string(),
+    }
+}
+
+async fn start_profile(target: &Target, frequency_hz: u32) -> Result<(), ExperimentError> {
+    let body: Bytes = format!("{{\"frequency_hz\": {frequency_hz}}}").into();
+    for attempt in 0..2 {
+        let (status, answer) = admin_request(
+            target,
+            hyper::Method::POST,
+            "/admin/profile/start",
+            body.clone(),
+        )
+        .await
+        .map_err(|e| profiler_error("starting the profiler", e))?;
+        match status {
+            204 => return Ok(()),
+            // A profile left running (an earlier run that was killed): collect and retry.
+            409 if attempt == 0 => {
+                stop_profile(target).await?;
+            }
+            404 | 405 | 501 => {
+                return Err(ExperimentError::NoProfiler {
+                    target: target.base_url.clone(),
+                    status,
+                });
+            }
+            _ => {
+                return Err(profiler_error(
+                    "starting the profiler",
+                    format!("HTTP {status}: {}", service_message(&answer)),
+                ));
+            }
+        }
+    }
+    Err(profiler_error(
+        "starting the profiler",
+        "the service still reports a profile running after stopping it",
+    ))
+}
+
+async fn stop_profile(target: &Target) -> Result<ProfileDump, ExperimentError> {
+    let (status, body) = admin_request(
+        target,
+        hyper::Method::POST,
+        "/admin/profile/stop",
+        Bytes::new(),
+    )
+    .await
+    .map_err(|e| profiler_error("collecting the profile", e))?;
+    if status != 200 {
+        return Err(profiler_error(
+            "collecting the profile",
+            format!("HTTP {status}: {}", service_message(&body)),
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| profiler_error("reading the profile", e))
+}
+
 struct RoundRun<'a> {
     plan: &'a Plan,
     cancel: &'a CancellationToken,
@@ -246,14 +331,20 @@ impl RoundRun<'_> {
         settle: Duration,
         seed: u64,
         label: &str,
-        intervals: bool,
-    ) -> Result<(RoundData, BTreeMap<String, f64>), ExperimentError> {
+        Extras {
+            intervals,
+            profile_hz,
+        }: Extras,
+    ) -> Result<RoundOutput, ExperimentError> {
         select_variant(v).await?;
         let before = if self.plan.scrape_metrics {
             scrape(&v.target).await
         } else {
             BTreeMap::new()
         };
+        if let Some(hz) = profile_hz {
+            start_profile(&v.target, hz).await?;
+        }
         let total = model.duration() + settle;
         self.progress.round_started(label, total);
         let data = run_round(RoundConfig {
@@ -271,14 +362,42 @@ impl RoundRun<'_> {
             })),
             intervals,
         })
-        .await?;
-        let after = if self.plan.scrape_metrics {
+        .await;
+        // Counters first: collecting a profile symbolises it, which costs the service CPU that
+        // no request of the round caused.
+        let after = if self.plan.scrape_metrics && data.is_ok() {
             scrape(&v.target).await
         } else {
             BTreeMap::new()
         };
-        Ok((data, counters::delta(&before, &after)))
+        // Stopped whatever the round's fate, so no profile is left running on the service.
+        let profile = match profile_hz {
+            Some(_) => Some(stop_profile(&v.target).await),
+            None => None,
+        };
+        let data = data?;
+        let profile = profile.transpose()?;
+        Ok(RoundOutput {
+            data,
+            counters: counters::delta(&before, &after),
+            profile,
+        })
     }
+}
+
+/// What a measured round records besides its histograms (warm-up records neither).
+#[derive(Default)]
+struct Extras {
+    /// Per-second histograms, for an interval log.
+    intervals: bool,
+    /// Sample the service's CPU at this frequency during the round.
+    profile_hz: Option<u32>,
+}
+
+struct RoundOutput {
+    data: RoundData,
+    counters: BTreeMap<String, f64>,
+    profile: Option<ProfileDump>,
 }
 
 /// Warms `v` up in one-second chunks until MSER-5 finds its throughput settled, at most `cap`.
@@ -292,9 +411,17 @@ async fn warm_up(run: &RoundRun<'_>, v: &Variant, cap: Duration) -> Result<bool,
     while spent < cap {
         let label = format!("warm-up {}", v.name);
         let model = run.plan.model.with_duration(chunk);
-        let (data, _) = run
-            .one(v, model, Duration::ZERO, run.plan.seed, &label, false)
-            .await?;
+        let data = run
+            .one(
+                v,
+                model,
+                Duration::ZERO,
+                run.plan.seed,
+                &label,
+                Extras::default(),
+            )
+            .await?
+            .data;
         spent += chunk;
         series.extend(data.recorder.per_tick(ticks).into_iter().map(|c| c as f64));
         if data.cancelled {
@@ -417,9 +544,15 @@ pub async fn run(
         not_ready: Vec::new(),
         intervals: Vec::new(),
         began: (Instant::now(), SystemTime::now()),
+        profiles: plan.variants.iter().map(|_| None).collect(),
     };
     let target = &plan.variants[0].target;
     validate_variants(plan).await?;
+    if let Some(p) = &plan.profile {
+        // Before any load: a service without a profiler is refused now, with the reason.
+        start_profile(target, p.frequency_hz).await?;
+        stop_profile(target).await?;
+    }
     if let Some(path) = plan.readiness_path
         && !ready(target, path).await
     {
@@ -451,16 +584,35 @@ pub async fn run(
             };
             let seed = plan.seed.wrapping_add(1000 * (block as u64 + 1));
             let ticks = environment::cpu_ticks();
-            let (mut data, counters) = run
+            let profile_hz = plan
+                .profile
+                .as_ref()
+                .filter(|p| p.variants[vi])
+                .map(|p| p.frequency_hz);
+            let RoundOutput {
+                mut data,
+                counters,
+                profile,
+            } = run
                 .one(
                     v,
                     plan.model.clone(),
                     plan.settle,
                     seed,
                     &label,
-                    plan.intervals,
+                    Extras {
+                        intervals: plan.intervals,
+                        profile_hz,
+                    },
                 )
                 .await?;
+            if let Some(dump) = profile {
+                let stacks = Profile::parse_folded(&dump.folded)
+                    .map_err(|e| profiler_error("reading the profile", e))?;
+                outcome.profiles[vi]
+                    .get_or_insert_with(Profile::default)
+                    .absorb(dump.frequency_hz, dump.seconds, stacks);
+            }
             let steal = environment::steal_percent(ticks, environment::cpu_ticks());
             let p = Percentiles::of(&data.recorder.latency.merged());
             progress.round_finished(&format!(

@@ -91,6 +91,8 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
             workload,
         });
     }
+    let variant_names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
+    let profile = args.output.profile.plan(&variant_names)?;
     let plan = Plan {
         variants,
         model: rounds.model,
@@ -101,9 +103,11 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         seed: args.load.seed,
         timeout: args.load.timeout,
         threads: args.load.threads,
-        scrape_metrics: args.metrics,
+        // A profile's figures per request need the service's counters.
+        scrape_metrics: args.metrics || profile.is_some(),
         readiness_path: None,
         intervals: args.output.hlog.is_some(),
+        profile,
     };
     let info = RunInfo {
         name: if two { "url-ab".into() } else { "url".into() },

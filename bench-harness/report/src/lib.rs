@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use perflab_analysis::baseline::BaselineComparison;
+use perflab_analysis::profile::{Profile, ProfileComparison, ProfileSummary};
 use perflab_analysis::thresholds::{Outcome, ThresholdResult};
 use perflab_analysis::{
     Analysis, CheckSummary, Correction, InvalidReason, Metric, MetricComparison, NameSummary,
@@ -65,6 +66,23 @@ pub struct Report {
     pub environment: Environment,
     /// This machine's calibration, when `perflab calibrate` has been run here.
     pub calibration: Option<CalibrationNote>,
+    /// The service's CPU profiles, when the run asked for them (`--profile`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<ProfilesReport>,
+}
+
+/// Where each variant's service spent its CPU (`--profile`): the top frames, and what changed
+/// against the first variant. The stacks themselves go beside the report as `.folded` files
+/// and flame graphs, not into the JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfilesReport {
+    pub frequency_hz: u32,
+    pub variants: Vec<ProfileSummary>,
+    pub comparisons: Vec<ProfileComparison>,
+    /// Files written beside the report, relative to its directory.
+    pub files: Vec<String>,
+    #[serde(skip)]
+    pub stacks: Vec<(String, Profile)>,
 }
 
 /// How the run was cut into rounds, and why it stopped.
@@ -283,7 +301,33 @@ impl Report {
             warnings: analysis.warnings,
             environment: meta.environment,
             calibration: meta.calibration,
+            profiles: None,
         }
+    }
+
+    /// Adds the variants' CPU profiles (analysed: top frames and changes; the flame graphs are
+    /// drawn when the report is written).
+    pub fn with_profiles(mut self, frequency_hz: u32, profiles: Vec<Option<Profile>>) -> Report {
+        let names: Vec<String> = self.variants.iter().map(|v| v.name.clone()).collect();
+        let (variants, comparisons) = perflab_analysis::profile::analyze(&names, &profiles);
+        if variants.is_empty() {
+            return self;
+        }
+        let stacks: Vec<(String, Profile)> = names
+            .into_iter()
+            .zip(profiles)
+            .filter_map(|(n, p)| Some((n, p?)))
+            .filter(|(_, p)| p.samples() > 0)
+            .collect();
+        let files = render::flame::file_names(&stacks);
+        self.profiles = Some(ProfilesReport {
+            frequency_hz,
+            variants,
+            comparisons,
+            files,
+            stacks,
+        });
+        self
     }
 
     pub fn is_complete(&self) -> bool {
@@ -307,14 +351,20 @@ pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let files = [
         (
-            "report.json",
+            "report.json".to_string(),
             serde_json::to_string_pretty(report).expect("report serializes"),
         ),
-        ("report.md", render::markdown::render(report)),
-        ("report.html", render::html::render(report)),
+        ("report.md".to_string(), render::markdown::render(report)),
+        ("report.html".to_string(), render::html::render(report)),
     ];
+    let profiles = report
+        .profiles
+        .as_ref()
+        .map(render::flame::files)
+        .unwrap_or_default();
     files
         .into_iter()
+        .chain(profiles)
         .map(|(name, text)| {
             let path = dir.join(name);
             std::fs::write(&path, text)?;

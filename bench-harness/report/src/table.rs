@@ -115,6 +115,8 @@ pub fn counters(r: &Report) -> Option<Table> {
     let rows: Vec<Vec<String>> = names
         .into_iter()
         .filter(|n| n.as_str() != "http_requests_total")
+        // The process's CPU and switches have their own table (`cpu`).
+        .filter(|n| !n.starts_with("process_"))
         .filter_map(|n| {
             let (label, scale) = display_name_and_scale(n);
             let values: Vec<f64> = r
@@ -167,4 +169,152 @@ pub fn trim_number(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
+}
+
+/// A frame name short enough for a table cell: long generic paths keep their informative end.
+pub fn short_frame(name: &str) -> String {
+    const MAX: usize = 70;
+    let n = name.chars().count();
+    if n <= MAX {
+        name.to_string()
+    } else {
+        let tail: String = name.chars().skip(n - (MAX - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
+fn pct(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
+/// The frames each variant's service spent most of its own CPU in (self share), with their
+/// total share (the frame and what it called).
+pub fn profile_top(p: &crate::ProfilesReport) -> Option<Table> {
+    let rows: Vec<Vec<String>> = p
+        .variants
+        .iter()
+        .flat_map(|v| {
+            let few = if v.samples < perflab_analysis::profile::FEW_SAMPLES {
+                " (few samples)"
+            } else {
+                ""
+            };
+            v.top_self.iter().take(5).enumerate().map(move |(i, f)| {
+                vec![
+                    if i == 0 {
+                        format!("{} · {} samples{few}", v.variant, v.samples)
+                    } else {
+                        String::new()
+                    },
+                    short_frame(&f.name),
+                    pct(f.self_share),
+                    pct(f.total_share),
+                ]
+            })
+        })
+        .collect();
+    (!rows.is_empty()).then(|| Table {
+        header: [
+            "variant · samples",
+            "frame (self: its own code; total: with what it called)",
+            "self",
+            "total",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    })
+}
+
+/// Per comparison: the frames whose total share moved most.
+pub fn profile_changes(p: &crate::ProfilesReport) -> Vec<Table> {
+    p.comparisons
+        .iter()
+        .filter(|c| !c.changes.is_empty())
+        .map(|c| Table {
+            header: vec![
+                format!("moved most, {} → {}", c.baseline, c.candidate),
+                c.baseline.clone(),
+                c.candidate.clone(),
+                "change".into(),
+            ],
+            rows: c
+                .changes
+                .iter()
+                .map(|f| {
+                    vec![
+                        short_frame(&f.name),
+                        pct(f.baseline_share),
+                        pct(f.candidate_share),
+                        format!("{:+.1} pp", (f.candidate_share - f.baseline_share) * 100.0),
+                    ]
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The service's counters for its own CPU and context switches, per request.
+pub struct CpuPerRequest {
+    pub service_us: f64,
+    pub generator_us: f64,
+    pub service_cores: f64,
+    pub generator_cores: f64,
+    pub switches: f64,
+}
+
+/// `None` when the target publishes no process counters (a service perflab did not start).
+pub fn cpu_per_request(v: &crate::VariantReport) -> Option<CpuPerRequest> {
+    let c = &v.counters_per_request;
+    let user = c.get("process_cpu_user_nanoseconds_total")?;
+    let system = c
+        .get("process_cpu_system_nanoseconds_total")
+        .copied()
+        .unwrap_or(0.0);
+    let switches = [
+        "process_voluntary_context_switches_total",
+        "process_involuntary_context_switches_total",
+    ]
+    .iter()
+    .filter_map(|k| c.get(*k))
+    .sum();
+    let service_us = (user + system) / 1e3;
+    Some(CpuPerRequest {
+        service_us,
+        generator_us: v.summary.harness_cpu_us_per_request,
+        service_cores: service_us * v.summary.throughput / 1e6,
+        generator_cores: v.summary.harness_cpu_cores,
+        switches,
+    })
+}
+
+/// CPU per request on both sides of the connection, and the cores each side kept busy.
+pub fn cpu(r: &Report) -> Option<Table> {
+    let per: Vec<CpuPerRequest> = r
+        .variants
+        .iter()
+        .map(cpu_per_request)
+        .collect::<Option<_>>()?;
+    let row = |label: &str, f: &dyn Fn(&CpuPerRequest) -> String| {
+        std::iter::once(label.to_string())
+            .chain(per.iter().map(f))
+            .collect::<Vec<_>>()
+    };
+    let header = std::iter::once("CPU per request".to_string())
+        .chain(r.variants.iter().map(|v| v.name.clone()))
+        .collect();
+    Some(Table {
+        header,
+        rows: vec![
+            row("service CPU µs (user+sys)", &|c| trim_number(c.service_us)),
+            row("load generator CPU µs", &|c| trim_number(c.generator_us)),
+            row("context switches (service)", &|c| trim_number(c.switches)),
+            row("cores busy: service", &|c| {
+                format!("{:.2}", c.service_cores)
+            }),
+            row("cores busy: load generator", &|c| {
+                format!("{:.2}", c.generator_cores)
+            }),
+        ],
+    })
 }

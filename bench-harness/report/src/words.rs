@@ -259,6 +259,36 @@ pub fn lesson_lines(r: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Which side of the connection held the CPU, per variant: on a machine where the load
+/// generator and the service share the cores, throughput alone can hide the difference that
+/// CPU per request shows.
+pub fn cpu_lines(r: &Report) -> Vec<String> {
+    let cores = r.environment.cores.max(1) as f64;
+    r.variants
+        .iter()
+        .filter_map(|v| Some((v, crate::table::cpu_per_request(v)?)))
+        .map(|(v, c)| {
+            let busy = c.service_cores + c.generator_cores;
+            let larger = if c.service_cores >= c.generator_cores {
+                "the service"
+            } else {
+                "the load generator"
+            };
+            if busy >= 0.85 * cores {
+                format!(
+                    "{}: CPU-bound, {busy:.1} of {cores:.0} cores busy ({:.1} service, {:.1} load generator; {larger} used more). Throughput here is a share of a full CPU: compare the CPU per request.",
+                    v.name, c.service_cores, c.generator_cores
+                )
+            } else {
+                format!(
+                    "{}: not CPU-bound, {busy:.1} of {cores:.0} cores busy ({:.1} service, {:.1} load generator): requests spent their time waiting (a lock, I/O, the network) or the load was light.",
+                    v.name, c.service_cores, c.generator_cores
+                )
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

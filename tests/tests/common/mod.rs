@@ -52,3 +52,18 @@ pub fn validate_report(path: &Path) -> serde_json::Value {
     );
     doc
 }
+
+/// Samples whose stack contains `needle`, and all samples, in a folded-stacks file.
+pub fn folded_share(path: &Path, needle: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (mut all, mut hit) = (0, 0);
+    for line in text.lines() {
+        let (stack, n) = line.rsplit_once(' ').expect("folded: `stack count`");
+        let n: u64 = n.parse().expect("folded: a count");
+        all += n;
+        if stack.contains(needle) {
+            hit += n;
+        }
+    }
+    (hit, all)
+}

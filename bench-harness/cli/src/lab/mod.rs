@@ -77,6 +77,13 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         policy: rounds.policy,
         readiness_path: args.target.is_none().then_some("/health/ready"),
         intervals: args.output.hlog.is_some(),
+        profile: args.output.profile.plan(
+            &desc
+                .variants
+                .iter()
+                .map(|v| v.name.clone())
+                .collect::<Vec<_>>(),
+        )?,
         variants: desc
             .variants
             .iter()

@@ -11,6 +11,10 @@ const COLOURS: [&str; 6] = [
     "#d9480f", "#1c7ed6", "#2b8a3e", "#862e9c", "#e67700", "#495057",
 ];
 
+pub(crate) fn escape(s: &str) -> String {
+    esc(s)
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -459,11 +463,23 @@ pub fn render(r: &Report) -> String {
         ("By request name", table::by_name(r)),
         ("Checks", table::checks(r)),
         ("Server counters per request", table::counters(r)),
+        ("CPU per request", table::cpu(r)),
     ] {
         if let Some(t) = t {
             body.push_str(&format!("<h2>{title}</h2>"));
             layout(&t, &mut body);
         }
+    }
+    let cpu = words::cpu_lines(r);
+    if !cpu.is_empty() {
+        body.push_str("<ul>");
+        for line in cpu {
+            body.push_str(&format!("<li>{}</li>", esc(&line)));
+        }
+        body.push_str("</ul>");
+    }
+    if let Some(p) = &r.profiles {
+        flame_graphs(p, &mut body);
     }
     if !r.thresholds.is_empty() {
         // Pass and fail as words and colour: emoji depend on the viewer's fonts.
@@ -503,8 +519,55 @@ pub fn render(r: &Report) -> String {
 body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}\
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}\
 td:first-child,th:first-child{{text-align:left}}.warn{{color:#a61e4d}}.verdict{{font-size:1.15em;font-weight:600}}\
-td.l{{text-align:left}}.pass{{color:#2b8a3e;font-weight:700}}.fail{{color:#c92a2a;font-weight:700}}.skip{{color:#868e96}}</style></head><body>{}</body></html>\n",
+td.l{{text-align:left}}.pass{{color:#2b8a3e;font-weight:700}}.fail{{color:#c92a2a;font-weight:700}}.skip{{color:#868e96}}img.flame{{width:100%;border:1px solid #ddd}}figure{{margin:1em 0}}.legend{{background:#f8f9fa;padding:.5em}}</style></head><body>{}</body></html>\n",
         esc(&r.name),
         body
     )
+}
+
+/// The CPU profiles: the tables, then each flame graph as an image (a data URI: the page
+/// fetches nothing; the interactive SVG files sit beside the report).
+fn flame_graphs(p: &crate::ProfilesReport, body: &mut String) {
+    use base64::Engine as _;
+    body.push_str("<h2>Where the service spent its CPU</h2>");
+    if let Some(t) = table::profile_top(p) {
+        layout(&t, body);
+    }
+    for t in table::profile_changes(p) {
+        layout(&t, body);
+    }
+    let image = |title: &str, file: &str, svg: &str, body: &mut String| {
+        let data = base64::engine::general_purpose::STANDARD.encode(svg);
+        body.push_str(&format!(
+            "<figure><figcaption>{} (<a href=\"{}\">interactive SVG</a>)</figcaption><img class=\"flame\" alt=\"{}\" src=\"data:image/svg+xml;base64,{data}\"></figure>",
+            esc(title),
+            esc(file),
+            esc(title)
+        ));
+    };
+    for (v, profile) in &p.stacks {
+        let svg = super::flame::svg(v, profile);
+        image(
+            &format!("Flame graph: {v}"),
+            &super::flame::svg_name(v),
+            &svg,
+            body,
+        );
+    }
+    if let Some(((base, bp), rest)) = p.stacks.split_first() {
+        for (cand, cp) in rest {
+            body.push_str(&format!(
+                "<p class=\"legend\"><strong>Differential, {b} against {c}.</strong> Drawn in {b}'s shape (width = share of {b}'s CPU). <span style=\"color:#c00\">Red</span>: a larger share in {b} than in {c}, which is what {c} removed. <span style=\"color:#00c\">Blue</span>: a smaller share in {b}, which is what {c} spends relatively more on. The deeper the colour, the larger the difference; white-ish frames did not change.</p>",
+                b = esc(base),
+                c = esc(cand)
+            ));
+            let svg = super::flame::diff_svg(base, bp, cand, cp);
+            image(
+                &format!("Differential flame graph: {base} vs {cand}"),
+                &super::flame::diff_name(base, cand),
+                &svg,
+                body,
+            );
+        }
+    }
 }

@@ -105,11 +105,38 @@ pub fn render(r: &Report) -> String {
         ("By request name", table::by_name(r)),
         ("Checks", table::checks(r)),
         ("Server counters per request", table::counters(r)),
+        ("CPU per request", table::cpu(r)),
     ] {
         if let Some(t) = t {
             md.push_str(&format!("\n## {title}\n\n"));
             layout(&t, &mut md);
         }
+    }
+    let cpu = words::cpu_lines(r);
+    if !cpu.is_empty() {
+        md.push('\n');
+        for line in cpu {
+            md.push_str(&format!("- {line}\n"));
+        }
+    }
+    if let Some(p) = &r.profiles {
+        md.push_str("\n## Where the service spent its CPU\n\n");
+        for t in table::profile_top(p)
+            .into_iter()
+            .chain(table::profile_changes(p))
+        {
+            layout(&t, &mut md);
+            md.push('\n');
+        }
+        md.push_str("Flame graphs: ");
+        let links: Vec<String> = p
+            .files
+            .iter()
+            .filter(|f| f.ends_with(".svg"))
+            .map(|f| format!("[{f}]({f})"))
+            .collect();
+        md.push_str(&links.join(" · "));
+        md.push('\n');
     }
     if !r.thresholds.is_empty() {
         md.push_str("\n## Thresholds\n\n");

@@ -54,12 +54,29 @@ pub fn render(r: &Report) -> String {
             "  (open model: latency from the intended send time; service time from the actual send)\n",
         );
     }
-    for t in [table::by_name(r), table::checks(r), table::counters(r)]
-        .into_iter()
-        .flatten()
+    for t in [
+        table::by_name(r),
+        table::checks(r),
+        table::counters(r),
+        table::cpu(r),
+    ]
+    .into_iter()
+    .flatten()
     {
         out.push('\n');
         layout(&t, &mut out);
+    }
+    for line in words::cpu_lines(r) {
+        out.push_str(&format!("  {line}\n"));
+    }
+    if let Some(p) = &r.profiles {
+        out.push_str("\n  where the service spent its CPU (flame graphs beside the report):\n");
+        for t in table::profile_top(p)
+            .into_iter()
+            .chain(table::profile_changes(p))
+        {
+            layout(&t, &mut out);
+        }
     }
     out.push_str(&format!(
         "\n  load generator: {:.1} µs CPU per request, {:.0} % of a core\n",
