@@ -64,6 +64,11 @@ bench-harness *args:
     cargo build --release -p reference-app -p perflab
     python3 scripts/bench-harness.py {{args}}
 
+# What --profile costs the service: the same endpoint profiled and unprofiled, paired rounds
+bench-profiler *args:
+    cargo build --release -p reference-app -p perflab
+    python3 scripts/bench-profiler.py {{args}}
+
 # What one plugin call costs (Rust and Python guests) next to one HTTP round trip, and what
 # a call is made of in wasmtime (calls of growing shape)
 bench-plugins:
