@@ -132,6 +132,12 @@ pub struct ProfileSummary {
     pub seconds: f64,
     /// The frames with the largest self share, largest first.
     pub top_self: Vec<FrameShare>,
+    /// Samples the service's CPU time over the profiled rounds should have given at this
+    /// frequency (its `process_cpu_*` counters), when it publishes them. Fewer were kept:
+    /// pprof drops a sample whose innermost frame is in libc, libgcc, pthread or the vDSO,
+    /// where unwinding from a signal handler can deadlock — so system calls, `malloc` and
+    /// `memcpy` are under-represented, and the report says by how much.
+    pub expected_samples: Option<f64>,
 }
 
 /// A frame whose self share differs between two variants.
@@ -158,7 +164,7 @@ pub const TOP: usize = 8;
 /// Fewer samples than this and a share is mostly noise: the report says so.
 pub const FEW_SAMPLES: u64 = 100;
 
-pub fn summarize(variant: &str, p: &Profile) -> ProfileSummary {
+pub fn summarize(variant: &str, p: &Profile, cpu_seconds: Option<f64>) -> ProfileSummary {
     let mut top: Vec<FrameShare> = p.shares().into_values().collect();
     top.sort_by(|a, b| {
         b.self_share
@@ -173,6 +179,7 @@ pub fn summarize(variant: &str, p: &Profile) -> ProfileSummary {
         frequency_hz: p.frequency_hz,
         seconds: p.seconds,
         top_self: top,
+        expected_samples: cpu_seconds.map(|s| s * p.frequency_hz as f64),
     }
 }
 
@@ -205,23 +212,43 @@ pub fn compare(
     }
 }
 
+/// The service's CPU seconds (user + system) over one variant's rounds, from the counters
+/// scraped around them; `None` when the service does not publish them.
+pub fn cpu_seconds(variant: usize, rounds: &[crate::RoundMeasurement]) -> Option<f64> {
+    let mut total = None;
+    for r in rounds.iter().filter(|r| r.variant == variant) {
+        let user = r.counters.get("process_cpu_user_nanoseconds_total")?;
+        let system = r
+            .counters
+            .get("process_cpu_system_nanoseconds_total")
+            .unwrap_or(&0.0);
+        *total.get_or_insert(0.0) += (user + system) / 1e9;
+    }
+    total
+}
+
 /// Every profiled variant summarised, and each later one compared with the first (the
-/// baseline, as in the verdicts).
+/// baseline, as in the verdicts). `rounds` give the CPU time each profile should cover.
 pub fn analyze(
     variants: &[String],
     profiles: &[Option<Profile>],
+    rounds: &[crate::RoundMeasurement],
 ) -> (Vec<ProfileSummary>, Vec<ProfileComparison>) {
-    let profiled: Vec<(&String, &Profile)> = variants
+    let profiled: Vec<(usize, &String, &Profile)> = variants
         .iter()
         .zip(profiles)
-        .filter_map(|(n, p)| Some((n, p.as_ref()?)))
-        .filter(|(_, p)| p.samples() > 0)
+        .enumerate()
+        .filter_map(|(i, (n, p))| Some((i, n, p.as_ref()?)))
+        .filter(|(_, _, p)| p.samples() > 0)
         .collect();
-    let summaries = profiled.iter().map(|(n, p)| summarize(n, p)).collect();
+    let summaries = profiled
+        .iter()
+        .map(|(i, n, p)| summarize(n, p, cpu_seconds(*i, rounds)))
+        .collect();
     let comparisons = match profiled.split_first() {
-        Some(((bn, bp), rest)) => rest
+        Some(((_, bn, bp), rest)) => rest
             .iter()
-            .map(|(cn, cp)| compare(bn, bp, cn, cp))
+            .map(|(_, cn, cp)| compare(bn, bp, cn, cp))
             .collect(),
         None => Vec::new(),
     };
@@ -250,7 +277,8 @@ mod tests {
         assert_eq!(s["main"].total_share, 1.0);
         assert!(!s.contains_key("t"), "thread names are not frames");
         assert_eq!(p.share_containing("lock"), 0.6);
-        let sum = summarize("a", &p);
+        let sum = summarize("a", &p, Some(0.2));
+        assert_eq!(sum.expected_samples, Some(0.2 * 99.0));
         assert_eq!(sum.samples, 10);
         assert_eq!(sum.top_self[0].name, "lock");
     }

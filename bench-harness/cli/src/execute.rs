@@ -122,7 +122,7 @@ pub async fn execute(
     }
     let mut report = Report::new(meta, analysis, judged, against_saved);
     if let Some(p) = &plan.profile {
-        report = report.with_profiles(p.frequency_hz, outcome.profiles.clone());
+        report = report.with_profiles(p.frequency_hz, outcome.profiles.clone(), &outcome.rounds);
     }
     let dir = output.out.clone().unwrap_or_else(|| {
         perflab_report::default_dir(&info.reports_root, &info.name, &now_rfc3339())

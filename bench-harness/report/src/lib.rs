@@ -307,9 +307,14 @@ impl Report {
 
     /// Adds the variants' CPU profiles (analysed: top frames and changes; the flame graphs are
     /// drawn when the report is written).
-    pub fn with_profiles(mut self, frequency_hz: u32, profiles: Vec<Option<Profile>>) -> Report {
+    pub fn with_profiles(
+        mut self,
+        frequency_hz: u32,
+        profiles: Vec<Option<Profile>>,
+        rounds: &[perflab_analysis::RoundMeasurement],
+    ) -> Report {
         let names: Vec<String> = self.variants.iter().map(|v| v.name.clone()).collect();
-        let (variants, comparisons) = perflab_analysis::profile::analyze(&names, &profiles);
+        let (variants, comparisons) = perflab_analysis::profile::analyze(&names, &profiles, rounds);
         if variants.is_empty() {
             return self;
         }

@@ -199,10 +199,21 @@ pub fn profile_top(p: &crate::ProfilesReport) -> Option<Table> {
             } else {
                 ""
             };
+            // How much of the service's CPU the samples cover (the rest: libc and the kernel).
+            let covered = v
+                .expected_samples
+                .filter(|e| *e >= 1.0)
+                .map(|e| {
+                    format!(
+                        ", {:.0} % of its CPU",
+                        (v.samples as f64 / e * 100.0).min(100.0)
+                    )
+                })
+                .unwrap_or_default();
             v.top_self.iter().take(5).enumerate().map(move |(i, f)| {
                 vec![
                     if i == 0 {
-                        format!("{} · {} samples{few}", v.variant, v.samples)
+                        format!("{} · {} samples{covered}{few}", v.variant, v.samples)
                     } else {
                         String::new()
                     },

@@ -274,20 +274,32 @@ pub fn cpu_lines(r: &Report) -> Vec<String> {
             } else {
                 "the load generator"
             };
-            if busy >= 0.85 * cores {
+            let split = format!(
+                "{busy:.1} of {cores:.0} cores busy ({:.1} service, {:.1} load generator",
+                c.service_cores, c.generator_cores
+            );
+            if busy >= 0.75 * cores {
                 format!(
-                    "{}: CPU-bound, {busy:.1} of {cores:.0} cores busy ({:.1} service, {:.1} load generator; {larger} used more). Throughput here is a share of a full CPU: compare the CPU per request.",
-                    v.name, c.service_cores, c.generator_cores
+                    "{}: CPU-bound, {split}; {larger} used more). Throughput here is a share of a full CPU: compare the CPU per request.",
+                    v.name
+                )
+            } else if busy >= 0.4 * cores {
+                format!(
+                    "{}: partly CPU-bound, {split}): part of each request's time was spent waiting (a lock, I/O, the scheduler).",
+                    v.name
                 )
             } else {
                 format!(
-                    "{}: not CPU-bound, {busy:.1} of {cores:.0} cores busy ({:.1} service, {:.1} load generator): requests spent their time waiting (a lock, I/O, the network) or the load was light.",
-                    v.name, c.service_cores, c.generator_cores
+                    "{}: not CPU-bound, {split}): requests spent their time waiting (a lock, I/O, the network) or the load was light.",
+                    v.name
                 )
             }
         })
         .collect()
 }
+
+/// Under every profile table: what a CPU profile of the service cannot see.
+pub const PROFILE_NOTE: &str = "A profile samples the service's threads while they run its code: a thread asleep on a lock, a socket or fsync is not sampled (see context switches), and samples inside libc or the kernel (system calls, malloc, memcpy) are dropped by the sampler for safety, hence \"% of its CPU\".";
 
 #[cfg(test)]
 mod tests {

@@ -536,6 +536,7 @@ fn flame_graphs(p: &crate::ProfilesReport, body: &mut String) {
     for t in table::profile_changes(p) {
         layout(&t, body);
     }
+    body.push_str(&format!("<p>{}</p>", esc(words::PROFILE_NOTE)));
     let image = |title: &str, file: &str, svg: &str, body: &mut String| {
         let data = base64::engine::general_purpose::STANDARD.encode(svg);
         body.push_str(&format!(

@@ -128,7 +128,8 @@ pub fn render(r: &Report) -> String {
             layout(&t, &mut md);
             md.push('\n');
         }
-        md.push_str("Flame graphs: ");
+        md.push_str(words::PROFILE_NOTE);
+        md.push_str("\n\nFlame graphs: ");
         let links: Vec<String> = p
             .files
             .iter()

@@ -77,6 +77,7 @@ pub fn render(r: &Report) -> String {
         {
             layout(&t, &mut out);
         }
+        out.push_str(&format!("  {}\n", words::PROFILE_NOTE));
     }
     out.push_str(&format!(
         "\n  load generator: {:.1} µs CPU per request, {:.0} % of a core\n",
