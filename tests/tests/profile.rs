@@ -132,3 +132,54 @@ fn a_service_without_a_profiler_is_refused_before_any_load() {
         "{err}"
     );
 }
+
+/// A server perflab did not start, profiled from outside with `perf` (CI runs as root; a
+/// machine without perf, or where it is not permitted, is told so and the test says why it
+/// stops).
+#[test]
+fn perf_profiles_a_process_perflab_did_not_start() {
+    let (svc, _data) = reference_service();
+    let out = tempfile::tempdir().unwrap();
+    // /health/live has no CPU work: the burn must come from /probe/cpu, found by name.
+    let url = format!("{}/probe/cpu?us=300", svc.base_url());
+    let pid = svc.pid().to_string();
+    let run = perflab()
+        .args([
+            "run", &url, "-c", "2", "-d", "1s", "--rounds", "2", "--warmup", "0s",
+        ])
+        .args(["--profile-pid", &pid, "-q", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    if err.contains("needs Linux `perf`") || err.contains("perf may not profile it") {
+        panic!(
+            "this machine cannot run perf on its own processes (scripts/setup installs linux-perf; CI runs as root): {err}"
+        );
+    }
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let doc = validate_report(&out.path().join("report.json"));
+    assert!(
+        out.path().join("profile-target.folded").is_file(),
+        "no profile: {}{err}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let (hit, all) = folded_share(
+        &out.path().join("profile-target.folded"),
+        "reference_app::introspect::probe::burn_cpu_in_probe",
+    );
+    assert!(
+        all >= 20,
+        "2 s of a busy service at 99 Hz gave {all} samples"
+    );
+    assert!(
+        hit * 2 >= all,
+        "burn_cpu_in_probe in {hit} of {all} samples"
+    );
+    // CPU per request from /proc, under the service's own counter names.
+    let c = &doc["variants"][0]["counters_per_request"];
+    let cpu_ns = c["process_cpu_user_nanoseconds_total"].as_f64().unwrap()
+        + c["process_cpu_system_nanoseconds_total"].as_f64().unwrap();
+    assert!(cpu_ns / 1e3 >= 150.0, "{cpu_ns} ns of CPU per request");
+    assert!(c["process_voluntary_context_switches_total"].is_number());
+}

@@ -151,25 +151,28 @@ pub struct ProfileArgs {
     /// its counters (CPU, allocations and context switches per request).
     #[arg(long)]
     pub profile: bool,
+    /// `run` against a server perflab did not start: profile the local process PID with
+    /// Linux `perf` instead (needs perf, and root or `perf_event_paranoid` ≤ 1); also reads
+    /// its CPU time and context switches from /proc.
+    #[arg(long, value_name = "PID")]
+    pub profile_pid: Option<u32>,
     /// Stack samples per CPU-second.
-    #[arg(long, value_name = "HZ", default_value_t = 99, requires = "profile",
+    #[arg(long, value_name = "HZ", default_value_t = 99,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub profile_frequency: u32,
     /// Profile only these variants (comma-separated; default all). With the same URL twice,
     /// `--profile-variants B` measures what profiling itself costs.
-    #[arg(
-        long,
-        value_name = "NAMES",
-        value_delimiter = ',',
-        requires = "profile"
-    )]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub profile_variants: Vec<String>,
 }
 
 impl ProfileArgs {
     /// Which of `variants` to profile, or a clear error for a name that is not among them.
     pub fn plan(&self, variants: &[String]) -> anyhow::Result<Option<ProfilePlan>> {
-        if !self.profile {
+        if !self.profile && self.profile_pid.is_none() {
+            if !self.profile_variants.is_empty() {
+                anyhow::bail!("--profile-variants needs --profile (or --profile-pid)");
+            }
             return Ok(None);
         }
         if let Some(bad) = self.profile_variants.iter().find(|n| !variants.contains(n)) {
@@ -180,6 +183,7 @@ impl ProfileArgs {
         }
         Ok(Some(ProfilePlan {
             frequency_hz: self.profile_frequency,
+            pid: self.profile_pid,
             variants: variants
                 .iter()
                 .map(|v| self.profile_variants.is_empty() || self.profile_variants.contains(v))
@@ -188,10 +192,24 @@ impl ProfileArgs {
     }
 }
 
+impl ProfileArgs {
+    /// A lab's service is the reference service: it profiles itself.
+    pub fn plan_for_lab(&self, variants: &[String]) -> anyhow::Result<Option<ProfilePlan>> {
+        if self.profile_pid.is_some() {
+            anyhow::bail!(
+                "--profile-pid is for `perflab run` against a server perflab did not start; a lab's service profiles itself with --profile"
+            );
+        }
+        self.plan(variants)
+    }
+}
+
 /// What to profile: the frequency, and per variant (in plan order) whether to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProfilePlan {
     pub frequency_hz: u32,
+    /// Profile this local process with `perf` instead of asking the reference service.
+    pub pid: Option<u32>,
     pub variants: Vec<bool>,
 }
 

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::ProfilePlan;
 use crate::environment;
+use crate::perf_profile;
 use crate::progress::Progress;
 use perflab_analysis::profile::Profile;
 
@@ -55,6 +56,8 @@ pub enum ExperimentError {
         "--profile: the service at {target} has no CPU profiler (HTTP {status} from POST /admin/profile/start). Server-side profiles need perflab's reference service: run a lab, or start it with `cargo run --release -p reference-app` and point `perflab run` at it"
     )]
     NoProfiler { target: String, status: u16 },
+    #[error(transparent)]
+    Perf(#[from] crate::perf_profile::PerfError),
     #[error("--profile: {action} on the service failed: {detail}")]
     Profiler {
         action: &'static str,
@@ -334,6 +337,8 @@ impl RoundRun<'_> {
         Extras {
             intervals,
             profile_hz,
+            perf_pid,
+            index,
         }: Extras,
     ) -> Result<RoundOutput, ExperimentError> {
         select_variant(v).await?;
@@ -342,8 +347,14 @@ impl RoundRun<'_> {
         } else {
             BTreeMap::new()
         };
-        if let Some(hz) = profile_hz {
-            start_profile(&v.target, hz).await?;
+        let proc_before = perf_pid.map(perf_profile::proc_counters);
+        let mut perf = None;
+        match (profile_hz, perf_pid) {
+            (Some(hz), Some(pid)) => {
+                perf = Some(perf_profile::start(pid, hz, &std::env::temp_dir(), index).await?);
+            }
+            (Some(hz), None) => start_profile(&v.target, hz).await?,
+            _ => {}
         }
         let total = model.duration() + settle;
         self.progress.round_started(label, total);
@@ -370,16 +381,29 @@ impl RoundRun<'_> {
         } else {
             BTreeMap::new()
         };
+        let mut counters = counters::delta(&before, &after);
+        if let (Some(pid), Some(before)) = (perf_pid, &proc_before) {
+            counters.extend(counters::delta(before, &perf_profile::proc_counters(pid)));
+        }
         // Stopped whatever the round's fate, so no profile is left running on the service.
-        let profile = match profile_hz {
-            Some(_) => Some(stop_profile(&v.target).await),
-            None => None,
+        let profile = match (profile_hz, perf) {
+            (Some(hz), Some(recording)) => {
+                Some(recording.stop().await.map_err(ExperimentError::from).map(
+                    |(seconds, folded)| ProfileDump {
+                        frequency_hz: hz,
+                        seconds,
+                        folded,
+                    },
+                ))
+            }
+            (Some(_), None) => Some(stop_profile(&v.target).await),
+            _ => None,
         };
         let data = data?;
         let profile = profile.transpose()?;
         Ok(RoundOutput {
             data,
-            counters: counters::delta(&before, &after),
+            counters,
             profile,
         })
     }
@@ -392,6 +416,10 @@ struct Extras {
     intervals: bool,
     /// Sample the service's CPU at this frequency during the round.
     profile_hz: Option<u32>,
+    /// … with `perf`, from outside, when the service is a process perflab did not start.
+    perf_pid: Option<u32>,
+    /// The round's number, for perf's data file.
+    index: usize,
 }
 
 struct RoundOutput {
@@ -548,10 +576,17 @@ pub async fn run(
     };
     let target = &plan.variants[0].target;
     validate_variants(plan).await?;
-    if let Some(p) = &plan.profile {
-        // Before any load: a service without a profiler is refused now, with the reason.
-        start_profile(target, p.frequency_hz).await?;
-        stop_profile(target).await?;
+    match &plan.profile {
+        // Before any load: a process perf may not record is refused now, with the reason…
+        Some(ProfilePlan { pid: Some(pid), .. }) => {
+            perf_profile::check(*pid, &std::env::temp_dir()).await?;
+        }
+        // … and so is a service without a profiler.
+        Some(p) => {
+            start_profile(target, p.frequency_hz).await?;
+            stop_profile(target).await?;
+        }
+        None => {}
     }
     if let Some(path) = plan.readiness_path
         && !ready(target, path).await
@@ -603,6 +638,8 @@ pub async fn run(
                     Extras {
                         intervals: plan.intervals,
                         profile_hz,
+                        perf_pid: plan.profile.as_ref().and_then(|p| p.pid),
+                        index: outcome.rounds.len(),
                     },
                 )
                 .await?;

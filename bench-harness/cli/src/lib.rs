@@ -13,6 +13,7 @@ pub mod exit;
 pub mod experiment;
 pub mod hlog;
 pub mod lab;
+pub mod perf_profile;
 pub mod progress;
 pub mod rounds;
 pub mod run_url;

@@ -104,7 +104,7 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         timeout: args.load.timeout,
         threads: args.load.threads,
         // A profile's figures per request need the service's counters.
-        scrape_metrics: args.metrics || profile.is_some(),
+        scrape_metrics: args.metrics || profile.as_ref().is_some_and(|p| p.pid.is_none()),
         readiness_path: None,
         intervals: args.output.hlog.is_some(),
         profile,

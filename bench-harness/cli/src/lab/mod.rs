@@ -77,7 +77,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         policy: rounds.policy,
         readiness_path: args.target.is_none().then_some("/health/ready"),
         intervals: args.output.hlog.is_some(),
-        profile: args.output.profile.plan(
+        profile: args.output.profile.plan_for_lab(
             &desc
                 .variants
                 .iter()
