@@ -103,6 +103,20 @@ pub fn checks(r: &Report) -> Option<Table> {
     Some(Table { header, rows })
 }
 
+/// The detail tables after the results, titled, in the order every rendering shows them
+/// (only those with something to show).
+pub fn details(r: &Report) -> Vec<(&'static str, Table)> {
+    [
+        ("By request name", by_name(r)),
+        ("Checks", checks(r)),
+        ("Server counters per request", counters(r)),
+        ("CPU per request", cpu(r)),
+    ]
+    .into_iter()
+    .filter_map(|(title, t)| Some((title, t?)))
+    .collect()
+}
+
 /// Counters worth showing: those that are non-zero for some variant, per request.
 pub fn counters(r: &Report) -> Option<Table> {
     let mut names: Vec<&String> = r

@@ -459,16 +459,9 @@ pub fn render(r: &Report) -> String {
     }
     body.push_str("<h2>Throughput over time</h2>");
     body.push_str(&chart(&over_time, &time_axes));
-    for (title, t) in [
-        ("By request name", table::by_name(r)),
-        ("Checks", table::checks(r)),
-        ("Server counters per request", table::counters(r)),
-        ("CPU per request", table::cpu(r)),
-    ] {
-        if let Some(t) = t {
-            body.push_str(&format!("<h2>{title}</h2>"));
-            layout(&t, &mut body);
-        }
+    for (title, t) in table::details(r) {
+        body.push_str(&format!("<h2>{title}</h2>"));
+        layout(&t, &mut body);
     }
     let cpu = words::cpu_lines(r);
     if !cpu.is_empty() {

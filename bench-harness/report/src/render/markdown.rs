@@ -101,16 +101,9 @@ pub fn render(r: &Report) -> String {
     }
     md.push_str("## Results\n\n");
     layout(&table::results(r), &mut md);
-    for (title, t) in [
-        ("By request name", table::by_name(r)),
-        ("Checks", table::checks(r)),
-        ("Server counters per request", table::counters(r)),
-        ("CPU per request", table::cpu(r)),
-    ] {
-        if let Some(t) = t {
-            md.push_str(&format!("\n## {title}\n\n"));
-            layout(&t, &mut md);
-        }
+    for (title, t) in table::details(r) {
+        md.push_str(&format!("\n## {title}\n\n"));
+        layout(&t, &mut md);
     }
     let cpu = words::cpu_lines(r);
     if !cpu.is_empty() {

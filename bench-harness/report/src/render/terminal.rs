@@ -54,15 +54,7 @@ pub fn render(r: &Report) -> String {
             "  (open model: latency from the intended send time; service time from the actual send)\n",
         );
     }
-    for t in [
-        table::by_name(r),
-        table::checks(r),
-        table::counters(r),
-        table::cpu(r),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for (_, t) in table::details(r) {
         out.push('\n');
         layout(&t, &mut out);
     }
