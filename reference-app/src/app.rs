@@ -79,6 +79,9 @@ pub fn router(state: AppState) -> Router {
                     )),
                 ),
         )
+        .route("/orders/latest", get(routes::latest_orders))
+        .route("/likes/{id}", get(routes::like_count).post(routes::like))
+        .route("/likes/audit", get(routes::like_audit))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -160,6 +163,8 @@ impl Service {
             http,
             profiles: Box::leak(sample_profiles(MAX_USERS).into_boxed_slice()),
             metrics,
+            orders: Arc::default(),
+            likes: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

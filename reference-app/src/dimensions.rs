@@ -16,6 +16,8 @@ crate::registry! {
     db_client: crate::clients::db::DbClientKind,
     codec: crate::codec::Codec,
     insert: crate::insert::InsertKind,
+    orders: crate::orders::OrdersQuery,
+    likes: crate::likes::LikeCounter,
 }
 
 impl Settings {

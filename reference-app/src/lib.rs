@@ -9,6 +9,8 @@
 //! | `db-client` | [`clients::db`] |
 //! | `codec` | [`codec`] |
 //! | `insert` | [`insert`] |
+//! | `orders` | [`orders`] (the n-plus-one lab) |
+//! | `likes` | [`likes`] (the like-counter lab) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -24,11 +26,13 @@ pub mod dimensions;
 pub mod error;
 pub mod insert;
 pub mod introspect;
+pub mod likes;
 pub mod limits;
 pub mod metric_names;
 pub mod model;
 pub mod observability;
 pub mod openapi;
+pub mod orders;
 pub mod routes;
 pub mod settings;
 pub mod state;

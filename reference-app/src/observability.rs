@@ -79,6 +79,8 @@ pub async fn record_red(req: Request, next: Next) -> Response {
     responses((status = 200, content_type = "text/plain", body = String, description = "Prometheus text")))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     crate::introspect::publish();
+    // The like counter's self-check: lost updates become a counter before the scrape.
+    state.likes.audit(&state.db, state.redis.as_ref()).await;
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

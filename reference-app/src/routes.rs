@@ -14,9 +14,11 @@ use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::insert::{self, BulkInsert, BulkInsertResult};
+use crate::likes::{self, LikeAudit, Liked};
 use crate::limits::{MAX_USERS, MAX_VALUE_BYTES};
 use crate::metric_names as names;
 use crate::model::{Profile, Quote, User, Users};
+use crate::orders::{self, OrderList};
 use crate::state::AppState;
 use crate::store::{self as store_dimension, validate_key};
 
@@ -289,6 +291,101 @@ pub async fn count_events(State(state): State<AppState>) -> ApiResult<Json<Event
 pub async fn clear_events(State(state): State<AppState>) -> ApiResult<StatusCode> {
     insert::clear(&state.db).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- orders (n-plus-one) -------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LatestQuery {
+    /// How many orders, newest first (1–500).
+    #[serde(default = "default_order_limit")]
+    limit: i64,
+    /// Which page of `limit` orders: 0 is the newest.
+    #[serde(default)]
+    page: i64,
+}
+
+fn default_order_limit() -> i64 {
+    20
+}
+
+#[utoipa::path(get, path = "/orders/latest", tag = "orders",
+    params(LatestQuery),
+    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn latest_orders(
+    State(state): State<AppState>,
+    query: Result<Query<LatestQuery>, QueryRejection>,
+) -> ApiResult<Json<OrderList>> {
+    let Query(q) = query?;
+    let kind = state.settings.orders.get();
+    Ok(Json(
+        orders::latest(&state.db, &state.orders, kind, q.limit, q.page).await?,
+    ))
+}
+
+// ---- likes (like-counter) ------------------------------------------------------------------
+
+fn likes_ctx(state: &AppState) -> likes::Ctx<'_> {
+    likes::Ctx {
+        db: &state.db,
+        redis: state.redis.as_ref(),
+        state: &state.likes,
+    }
+}
+
+#[utoipa::path(post, path = "/likes/{id}", tag = "likes",
+    params(("id" = i64, Path, description = "counter 1–100")),
+    responses((status = 200, body = Liked), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn like(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Json<Liked>> {
+    let Path(id) = id?;
+    let switch = &state.settings.likes;
+    Ok(Json(
+        likes::like(
+            &likes_ctx(&state),
+            switch.get(),
+            id,
+            likes::Knobs {
+                work_us: switch.knob(&likes::WORK_US),
+                max_retries: switch.knob(&likes::MAX_RETRIES),
+                flush_ms: switch.knob(&likes::FLUSH_MS),
+            },
+        )
+        .await?,
+    ))
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LikeCount {
+    pub id: i64,
+    pub likes: i64,
+}
+
+#[utoipa::path(get, path = "/likes/{id}", tag = "likes",
+    params(("id" = i64, Path, description = "counter 1–100")),
+    responses((status = 200, body = LikeCount), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn like_count(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Json<LikeCount>> {
+    let Path(id) = id?;
+    let likes = likes::current(&likes_ctx(&state), id).await?;
+    Ok(Json(LikeCount { id, likes }))
+}
+
+#[utoipa::path(get, path = "/likes/audit", tag = "likes",
+    description = "Acknowledged increments against what is stored, since this process first used the counters.",
+    responses((status = 200, body = LikeAudit), (status = 404, body = ErrorBody)))]
+pub async fn like_audit(State(state): State<AppState>) -> ApiResult<Json<LikeAudit>> {
+    state
+        .likes
+        .audit(&state.db, state.redis.as_ref())
+        .await
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no counter has been used yet".into()))
 }
 
 /// A known path asked with a method it does not take: 405 with the same JSON body as every

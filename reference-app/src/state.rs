@@ -23,6 +23,8 @@ pub struct AppState {
     /// Built once: the codec endpoint measures encoding, not data generation.
     pub profiles: &'static [Profile],
     pub metrics: PrometheusHandle,
+    pub orders: Arc<crate::orders::OrdersState>,
+    pub likes: Arc<crate::likes::LikesState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,
 }

@@ -174,6 +174,90 @@ fn bulk_insert_on_postgres() {
     );
 }
 
+fn n_plus_one(extra: &[&str]) {
+    let doc = run_lab("n-plus-one", extra);
+    // orders=20: 1 + 2N statements for N+1, 1 for the JOIN, 2 for the prefetch; the
+    // DataLoader's batches are shared between concurrent requests, so at most 1 + 2.
+    assert_eq!(counter(&doc, 0, "db_statements_total"), 41.0);
+    assert_eq!(counter(&doc, 1, "db_statements_total"), 1.0);
+    assert_eq!(counter(&doc, 2, "db_statements_total"), 2.0);
+    let loader = counter(&doc, 3, "db_statements_total");
+    assert!(loader > 1.0 && loader <= 3.0, "dataloader: {loader}");
+    assert_eq!(counter(&doc, 3, "dataloader_keys_total"), 40.0);
+    // The lab's check: every variant returned all 20 orders with their customer.
+    for v in doc["variants"].as_array().unwrap() {
+        let checks = v["checks"].as_array().unwrap();
+        assert!(
+            checks.iter().all(|c| c["failed"].as_u64() == Some(0)),
+            "{}: {checks:?}",
+            v["name"]
+        );
+    }
+}
+
+#[test]
+fn n_plus_one_on_sqlite() {
+    n_plus_one(&[]);
+}
+
+#[test]
+fn n_plus_one_on_postgres() {
+    n_plus_one(&["--db", "postgres"]);
+}
+
+/// The lost-update variant is caught by the service's own audit and failed by perflab, and
+/// only that one: the correct variants lose nothing under the same concurrency.
+fn like_counter(extra: &[&str]) {
+    let doc = run_lab("like-counter", extra);
+    let lost = |v: usize| counter(&doc, v, "likes_lost_update_violations_total");
+    assert!(lost(0) > 0.0, "read-modify-write lost nothing under 16 VUs");
+    for v in 1..5 {
+        assert_eq!(lost(v), 0.0, "{} lost updates", doc["variants"][v]["name"]);
+    }
+    let failed: Vec<&str> = doc["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] == "failed")
+        .map(|t| t["expression"].as_str().unwrap())
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|t| t.starts_with("read-modify-write: no lost update")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|t| !t.contains("lost update") || t.starts_with("read-modify-write")),
+        "{failed:?}"
+    );
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("read-modify-write: WRONG")),
+        "{}",
+        doc["warnings"]
+    );
+    assert!(
+        counter(&doc, 2, "likes_retries_total") > 0.0,
+        "optimistic retries"
+    );
+}
+
+#[test]
+fn like_counter_on_sqlite() {
+    like_counter(&[]);
+}
+
+#[test]
+fn like_counter_on_postgres() {
+    like_counter(&["--db", "postgres"]);
+}
+
 #[test]
 fn python_example() {
     run_lab("python-example", &[]);

@@ -8,6 +8,7 @@
 //! - [`stats`]: intervals on the ratio between variants;
 //! - [`compare`]: every variant against the first, metric by metric, to a [`Verdict`];
 //! - [`warnings`]: what a reader should know before trusting the numbers;
+//! - [`correctness`]: wrong answers the target counted in itself (`*_violations_total`);
 //! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run;
 //! - [`profile`]: CPU profiles as shares per frame, and what changed between variants.
 //!
@@ -15,6 +16,7 @@
 
 pub mod baseline;
 pub mod compare;
+pub mod correctness;
 pub mod input;
 pub mod metric;
 pub mod profile;
@@ -27,6 +29,7 @@ pub mod warnings;
 use std::collections::BTreeMap;
 
 pub use compare::{Comparison, Correction, MetricComparison, Policy, Verdict};
+pub use correctness::WrongAnswers;
 pub use input::{NameMeasurement, RoundMeasurement, RunInput, StopReason};
 pub use metric::{Better, Metric, Unit};
 pub use stats::Interval;
@@ -84,6 +87,8 @@ pub struct Analysis {
     pub variants: Vec<VariantResult>,
     pub comparisons: Vec<Comparison>,
     pub warnings: Vec<Warning>,
+    /// Variants the target caught giving wrong answers: their speed is not a result.
+    pub wrong: Vec<WrongAnswers>,
     /// Why the run cannot be trusted at all (empty: it can).
     pub invalid: Vec<InvalidReason>,
     pub open_model: bool,
@@ -92,6 +97,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The wrong answers of `variant`, if it gave any.
+    pub fn wrong_answers(&self, variant: &str) -> Option<&WrongAnswers> {
+        self.wrong.iter().find(|w| w.variant == variant)
+    }
+
     pub fn variant(&self, name: &str) -> Option<&VariantResult> {
         self.variants.iter().find(|v| v.name == name)
     }
@@ -145,6 +155,10 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
             variant: variant.clone(),
         });
     }
+    let wrong = correctness::find(input.variants, &rounds);
+    for w in &wrong {
+        warnings.push(Warning::WrongAnswers(w.clone()));
+    }
     let invalid = validity::check(&variants, input.open_model, &input.limits, input.not_ready);
     Analysis {
         correction: compare::correction(n, input.open_model, &input.policy),
@@ -152,6 +166,7 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
         variants,
         comparisons,
         warnings,
+        wrong,
         invalid,
         open_model: input.open_model,
         policy: input.policy,

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::Metric;
+use crate::correctness::WrongAnswers;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -39,6 +40,8 @@ pub enum Warning {
     },
     /// The warm-up ended at its cap before throughput settled (MSER-5).
     NeverSettled { variant: String },
+    /// The target counted wrong answers (`*_violations_total`) while this variant ran.
+    WrongAnswers(WrongAnswers),
 }
 
 impl std::fmt::Display for Warning {
@@ -92,6 +95,15 @@ impl std::fmt::Display for Warning {
             } => write!(
                 f,
                 "drift: the {metric} ratio of {candidate} to {baseline} moves with time (Spearman ρ = {rho:.2}); the machine or a variant changed during the run, so the interval may be too narrow"
+            ),
+            Warning::WrongAnswers(w) => write!(
+                f,
+                "{}: WRONG — the service counted {} {} violation(s) ({}) in {} requests; a variant that gives wrong answers is not an optimisation, whatever its speed",
+                w.variant,
+                w.count,
+                w.what(),
+                w.counter,
+                w.requests
             ),
             Warning::NeverSettled { variant } => write!(
                 f,

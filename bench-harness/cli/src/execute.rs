@@ -257,10 +257,15 @@ fn judge(
     analysis: &Analysis,
     saved: Option<&Baseline>,
 ) -> Vec<ThresholdResult> {
-    thresholds
+    let mut results: Vec<ThresholdResult> = thresholds
         .iter()
         .flat_map(|t| t.judge(analysis, saved))
-        .collect()
+        .collect();
+    // Wrong answers fail the run whether or not a threshold asked.
+    results.extend(perflab_analysis::correctness::failed_checks(
+        &analysis.wrong,
+    ));
+    results
 }
 
 fn save_baseline(report: &Report, baseline: &Baseline, dir: &Path) -> anyhow::Result<()> {

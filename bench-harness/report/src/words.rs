@@ -105,19 +105,39 @@ pub fn verdict_line(c: &Comparison, a: &Analysis) -> String {
         );
     }
     let text: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
+    // A variant that gives wrong answers is never "faster": say that first.
+    if let Some(w) = a.wrong_answers(&c.candidate) {
+        return format!(
+            "{} gives WRONG answers ({} {} violation(s)): not an optimisation of {}, whatever its speed (measured: {})",
+            c.candidate,
+            w.count,
+            w.what(),
+            c.baseline,
+            text.join(", ")
+        );
+    }
+    let caveat = match a.wrong_answers(&c.baseline) {
+        Some(w) => format!(
+            "; the baseline {} gives WRONG answers ({} {} violation(s)), so this compares a correct variant with a broken one",
+            c.baseline,
+            w.count,
+            w.what()
+        ),
+        None => String::new(),
+    };
     if parts
         .iter()
         .all(|(_, v)| matches!(v, Verdict::Faster | Verdict::Slower))
     {
         format!(
-            "{}: {} than {} ({pairs} pairs)",
+            "{}: {} than {} ({pairs} pairs){caveat}",
             c.candidate,
             text.join(", "),
             c.baseline
         )
     } else {
         format!(
-            "{} vs {}: {} ({pairs} pairs)",
+            "{} vs {}: {} ({pairs} pairs){caveat}",
             c.candidate,
             c.baseline,
             text.join(", ")

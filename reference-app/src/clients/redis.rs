@@ -37,6 +37,12 @@ impl Redis {
         Ok(Redis { client, shared })
     }
 
+    /// The shared multiplexed connection (cheap to clone), for dimensions that are not about
+    /// the Redis client itself.
+    pub fn shared(&self) -> ConnectionManager {
+        self.shared.clone()
+    }
+
     async fn connection(
         &self,
         kind: RedisClientKind,

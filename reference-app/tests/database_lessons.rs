@@ -1,0 +1,208 @@
+//! The database lessons (`orders` for the n-plus-one lab, `likes` for like-counter) over real
+//! HTTP, on SQLite and on a real PostgreSQL, with a real redis-server: every variant gives the
+//! same answer, and the counters tell the variants apart.
+
+mod common;
+
+use common::{Svc, delta};
+use futures::StreamExt;
+use perflab_services::postgres::ThrowawayPostgres;
+use perflab_services::redis::ThrowawayRedis;
+use reference_app::orders::dataset;
+use serde_json::{Value, json};
+
+const ORDER_VARIANTS: [&str; 4] = ["n-plus-one", "join", "prefetch", "dataloader"];
+
+async fn latest(svc: &Svc, limit: i64, page: i64) -> reqwest::Response {
+    svc.http
+        .get(svc.url(&format!("/orders/latest?limit={limit}&page={page}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn orders_lesson(svc: &Svc) {
+    for (limit, page) in [(0, 0), (-3, 0), (501, 0), (20, -1), (20, 500)] {
+        assert_eq!(
+            latest(svc, limit, page).await.status(),
+            400,
+            "limit={limit} page={page}"
+        );
+    }
+    let names = [
+        "db_statements_total",
+        "dataloader_batches_total",
+        "dataloader_keys_total",
+    ];
+    let (n, page_number) = (20i64, 3i64);
+    let mut first: Option<Value> = None;
+    for variant in ORDER_VARIANTS {
+        svc.set(json!({ "orders": variant })).await;
+        let mut page = Value::Null;
+        let got = delta(svc, &names, async {
+            let r = latest(svc, n, page_number).await;
+            assert_eq!(r.status(), 200, "{variant}");
+            page = r.json().await.unwrap();
+        })
+        .await;
+        assert_eq!(page["variant"], variant);
+        let orders = page["orders"].as_array().unwrap();
+        // The generator's newest orders, newest first, each with its customer and its items.
+        let ids: Vec<i64> = orders.iter().map(|o| o["id"].as_i64().unwrap()).collect();
+        let want: Vec<i64> = (0..n)
+            .map(|k| dataset::ORDERS - page_number * n - k)
+            .collect();
+        assert_eq!(
+            ids, want,
+            "{variant}: page {page_number} of {n} orders, newest first"
+        );
+        for o in orders {
+            let id = o["id"].as_i64().unwrap();
+            assert_eq!(
+                o["items"].as_array().unwrap().len() as i64,
+                dataset::items_of_order(id),
+                "{variant}: order {id}'s items"
+            );
+            assert!(o["customer"]["email"].as_str().unwrap().contains('@'));
+        }
+        match &first {
+            None => first = Some(page["orders"].clone()),
+            Some(same) => assert_eq!(&page["orders"], same, "{variant} answers differently"),
+        }
+        let [statements, batches, keys] = [got[0], got[1], got[2]];
+        match variant {
+            "n-plus-one" => assert_eq!(statements, (1 + 2 * n) as f64, "1 + 2N"),
+            "join" => assert_eq!(statements, 1.0),
+            "prefetch" => assert_eq!(statements, 2.0),
+            _ => {
+                // Alone, a request's 2N lookups share at most a few batches; with concurrent
+                // requests the batches are shared too (the lab measures that).
+                assert_eq!(keys, (2 * n) as f64, "every lookup goes through the loader");
+                assert!((2.0..=4.0).contains(&batches), "{batches} batches");
+                assert_eq!(statements, 1.0 + batches);
+            }
+        }
+    }
+}
+
+const LIKE_VARIANTS: [&str; 5] = [
+    "read-modify-write",
+    "lock-for-update",
+    "optimistic-version",
+    "atomic-update",
+    "redis-incr",
+];
+
+async fn like_count(svc: &Svc, id: i64) -> i64 {
+    svc.get_ok(&format!("/likes/{id}"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["likes"]
+        .as_i64()
+        .unwrap()
+}
+
+/// `count` likes of counter `id`, 16 at a time; the statuses that came back.
+async fn like_concurrently(svc: &Svc, id: i64, count: usize) -> Vec<u16> {
+    let url = svc.url(&format!("/likes/{id}"));
+    futures::stream::iter(0..count)
+        .map(|_| {
+            let (http, url) = (svc.http.clone(), url.clone());
+            async move { http.post(url).send().await.unwrap().status().as_u16() }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+async fn likes_lesson(svc: &Svc) {
+    assert_eq!(
+        svc.http
+            .post(svc.url("/likes/101"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let names = [
+        "likes_lost_update_violations_total",
+        "likes_retries_total",
+        "likes_lock_wait_nanoseconds_total",
+        "likes_acknowledged_total",
+    ];
+    let likes = 200;
+    for variant in LIKE_VARIANTS {
+        // Application work between the read and the write widens the race, so the naive
+        // variant loses updates on every run, not only on a busy machine.
+        svc.set(json!({ "likes": variant, "likes.work_us": 300, "likes.flush_ms": 50 }))
+            .await;
+        let before = like_count(svc, 1).await;
+        let got = delta(svc, &names, async {
+            let statuses = like_concurrently(svc, 1, likes).await;
+            assert!(
+                statuses.iter().all(|s| *s == 200),
+                "{variant}: {statuses:?}"
+            );
+        })
+        .await;
+        let [lost, retries, lock_wait, acknowledged] = [got[0], got[1], got[2], got[3]];
+        assert_eq!(acknowledged, likes as f64, "{variant}");
+        let grew = like_count(svc, 1).await - before;
+        if variant == "read-modify-write" {
+            assert!(lost > 0.0, "read-modify-write lost nothing: grew {grew}");
+            assert_eq!(
+                grew as f64,
+                likes as f64 - lost,
+                "the audit counts exactly the missing likes"
+            );
+        } else {
+            assert_eq!(lost, 0.0, "{variant} lost updates");
+            assert_eq!(grew, likes as i64, "{variant}: every like stored");
+        }
+        match variant {
+            "optimistic-version" => assert!(retries > 0.0, "16 writers, one row: conflicts"),
+            "lock-for-update" => assert!(lock_wait > 0.0),
+            _ => assert_eq!(retries, 0.0, "{variant}"),
+        }
+    }
+    // The write-back empties Redis into the database.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let audit: Value = svc.get_ok("/likes/audit").await.json().await.unwrap();
+    assert_eq!(
+        audit["acknowledged"].as_i64().unwrap() - audit["stored"].as_i64().unwrap(),
+        audit["lost"].as_i64().unwrap(),
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_lessons_on_sqlite() {
+    let redis = ThrowawayRedis::start().expect("redis-server");
+    let svc = Svc::start(None, Some(&redis.url()), &["--pool-size", "8"]);
+    orders_lesson(&svc).await;
+    likes_lesson(&svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_lessons_on_postgres() {
+    let pg = ThrowawayPostgres::start().expect("PostgreSQL");
+    let redis = ThrowawayRedis::start().expect("redis-server");
+    let svc = Svc::start(Some(&pg.url()), Some(&redis.url()), &["--pool-size", "8"]);
+    orders_lesson(&svc).await;
+    likes_lesson(&svc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_incr_without_redis_is_refused_with_the_reason() {
+    let svc = Svc::start(None, None, &[]);
+    svc.set(json!({ "likes": "redis-incr" })).await;
+    let r = svc.http.post(svc.url("/likes/1")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("--redis-url"),
+        "{body}"
+    );
+}
