@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/latest", get(routes::latest_orders))
         .route("/likes/{id}", get(routes::like_count).post(routes::like))
         .route("/likes/audit", get(routes::like_audit))
+        .route("/feed", get(routes::feed_page))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -165,6 +166,7 @@ impl Service {
             metrics,
             orders: Arc::default(),
             likes: Arc::default(),
+            feed: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

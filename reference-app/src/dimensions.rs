@@ -18,6 +18,7 @@ crate::registry! {
     insert: crate::insert::InsertKind,
     orders: crate::orders::OrdersQuery,
     likes: crate::likes::LikeCounter,
+    pagination: crate::feed::Pagination,
 }
 
 impl Settings {

@@ -11,6 +11,7 @@
 //! | `insert` | [`insert`] |
 //! | `orders` | [`orders`] (the n-plus-one lab) |
 //! | `likes` | [`likes`] (the like-counter lab) |
+//! | `pagination` | [`feed`] (the pagination lab) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -24,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod dimensions;
 pub mod error;
+pub mod feed;
 pub mod insert;
 pub mod introspect;
 pub mod likes;

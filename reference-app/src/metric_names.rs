@@ -20,6 +20,8 @@ pub const DB_ROWS_FETCHED: &str = "db_rows_fetched_total";
 /// The `orders` DataLoader: statements it sent, and the lookups they answered.
 pub const DATALOADER_BATCHES: &str = "dataloader_batches_total";
 pub const DATALOADER_KEYS: &str = "dataloader_keys_total";
+/// The feed (`pagination`): rows a page makes the database read (OFFSET's skipped rows too).
+pub const FEED_ROWS_WALKED: &str = "feed_rows_walked_total";
 
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
@@ -65,6 +67,7 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     DB_ROWS_FETCHED,
     DATALOADER_BATCHES,
     DATALOADER_KEYS,
+    FEED_ROWS_WALKED,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

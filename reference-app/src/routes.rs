@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::feed::{self, FeedPage};
 use crate::insert::{self, BulkInsert, BulkInsertResult};
 use crate::likes::{self, LikeAudit, Liked};
 use crate::limits::{MAX_USERS, MAX_VALUE_BYTES};
@@ -386,6 +387,59 @@ pub async fn like_audit(State(state): State<AppState>) -> ApiResult<Json<LikeAud
         .await
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no counter has been used yet".into()))
+}
+
+// ---- feed (pagination) ----------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct FeedQuery {
+    /// Posts per page (1–200).
+    #[serde(default = "default_feed_limit")]
+    limit: i64,
+    /// pagination=offset: rows to skip.
+    offset: Option<i64>,
+    /// pagination=keyset: the previous page's last post (both or neither).
+    after_created_at: Option<i64>,
+    after_id: Option<i64>,
+}
+
+fn default_feed_limit() -> i64 {
+    20
+}
+
+#[utoipa::path(get, path = "/feed", tag = "pagination",
+    params(FeedQuery),
+    responses((status = 200, body = FeedPage), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn feed_page(
+    State(state): State<AppState>,
+    query: Result<Query<FeedQuery>, QueryRejection>,
+) -> ApiResult<Json<FeedPage>> {
+    let Query(q) = query?;
+    let after = match (q.after_created_at, q.after_id) {
+        (Some(created_at), Some(id)) => Some(feed::Cursor { created_at, id }),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "a cursor needs both after_created_at and after_id".into(),
+            ));
+        }
+    };
+    let switch = &state.settings.pagination;
+    let page = feed::PageRequest {
+        limit: q.limit,
+        offset: q.offset,
+        after,
+    };
+    Ok(Json(
+        feed::page(
+            &state.db,
+            &state.feed,
+            switch.get(),
+            switch.knob(&feed::ROWS) as i64,
+            page,
+        )
+        .await?,
+    ))
 }
 
 /// A known path asked with a method it does not take: 405 with the same JSON body as every

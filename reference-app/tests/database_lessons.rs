@@ -8,6 +8,7 @@ use common::{Svc, delta};
 use futures::StreamExt;
 use perflab_services::postgres::ThrowawayPostgres;
 use perflab_services::redis::ThrowawayRedis;
+use reference_app::feed;
 use reference_app::orders::dataset;
 use serde_json::{Value, json};
 
@@ -177,12 +178,128 @@ async fn likes_lesson(svc: &Svc) {
     );
 }
 
+async fn feed(svc: &Svc, query: &str) -> Value {
+    let r = svc.get_ok(&format!("/feed?{query}")).await;
+    r.json().await.unwrap()
+}
+
+/// Both variants give the same page at every depth; OFFSET walks past every row above it,
+/// keyset reads only the page; and the plans say so.
+async fn pagination_lesson(svc: &Svc, postgres: bool) {
+    let rows = 5_000i64;
+    let names = ["feed_rows_walked_total"];
+    for position in [0i64, 40, 2_500, 4_900] {
+        let mut pages = Vec::new();
+        for variant in ["offset", "keyset"] {
+            svc.set(json!({ "pagination": variant, "pagination.rows": rows }))
+                .await;
+            let mut query = format!("limit=20&offset={position}");
+            if let Some(c) = feed::dataset::cursor_before(rows, position) {
+                query.push_str(&format!(
+                    "&after_created_at={}&after_id={}",
+                    c.created_at, c.id
+                ));
+            }
+            let mut page = Value::Null;
+            let walked = delta(svc, &names, async {
+                page = feed(svc, &query).await;
+            })
+            .await[0];
+            let ids: Vec<i64> = page["posts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_i64().unwrap())
+                .collect();
+            let want: Vec<i64> = (0..20).map(|k| rows - position - k).collect();
+            assert_eq!(ids, want, "{variant} at {position}: newest first");
+            let expected_walk = if variant == "offset" {
+                position + 20
+            } else {
+                20
+            };
+            assert_eq!(walked, expected_walk as f64, "{variant} at {position}");
+            pages.push(page["posts"].clone());
+            // The next cursor continues exactly where this page ended.
+            assert_eq!(page["next"]["id"].as_i64(), Some(rows - position - 19));
+        }
+        assert_eq!(
+            pages[0], pages[1],
+            "offset and keyset disagree at {position}"
+        );
+    }
+    // A half cursor, a negative offset, a keyset-less offset request: clear 400s.
+    svc.set(json!({ "pagination": "offset" })).await;
+    for bad in [
+        "limit=20",
+        "offset=-1",
+        "offset=0&after_id=3",
+        "limit=0&offset=0",
+    ] {
+        let r = svc
+            .http
+            .get(svc.url(&format!("/feed?{bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    // The plans: keyset enters the index at the cursor.
+    let keyset = "SELECT id FROM feed_posts WHERE (created_at, id) < (1600001000, 2000) \
+                  ORDER BY created_at DESC, id DESC LIMIT 20";
+    let plan = explain(svc, postgres, keyset).await;
+    assert!(plan.contains("feed_by_time"), "{plan}");
+    if postgres {
+        // And the counter agrees with what PostgreSQL actually read: OFFSET 2500 makes its
+        // index scan produce 2 520 rows for a page of 20.
+        let offset = "SELECT id FROM feed_posts ORDER BY created_at DESC, id DESC \
+                      LIMIT 20 OFFSET 2500";
+        let plan = explain(svc, true, &format!("(ANALYZE, TIMING OFF) {offset}")).await;
+        assert!(
+            plan.lines()
+                .any(|l| l.contains("feed_by_time") && l.contains("actual rows=2520")),
+            "{plan}"
+        );
+    }
+}
+
+/// `EXPLAIN <sql>` (PostgreSQL) or `EXPLAIN QUERY PLAN <sql>` (SQLite) on the service's own
+/// database.
+async fn explain(svc: &Svc, postgres: bool, sql: &str) -> String {
+    if postgres {
+        let url = svc.database_url.clone().unwrap();
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {sql}"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+    } else {
+        let url = format!(
+            "sqlite://{}",
+            svc.data_dir().join("perflab.sqlite").display()
+        );
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_lessons_on_sqlite() {
     let redis = ThrowawayRedis::start().expect("redis-server");
     let svc = Svc::start(None, Some(&redis.url()), &["--pool-size", "8"]);
     orders_lesson(&svc).await;
     likes_lesson(&svc).await;
+    pagination_lesson(&svc, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,6 +309,7 @@ async fn database_lessons_on_postgres() {
     let svc = Svc::start(Some(&pg.url()), Some(&redis.url()), &["--pool-size", "8"]);
     orders_lesson(&svc).await;
     likes_lesson(&svc).await;
+    pagination_lesson(&svc, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

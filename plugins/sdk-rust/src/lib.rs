@@ -167,6 +167,16 @@ pub fn param(name: &str, description: &str, default: Value) -> Param {
     }
 }
 
+/// The `db` parameter of a lab that runs on several databases: perflab sets it from `--db`
+/// (read it with `text_param(&params, "db", "sqlite")`).
+pub fn db_param() -> Param {
+    param(
+        "db",
+        "set by perflab from --db",
+        Value::Text("sqlite".into()),
+    )
+}
+
 /// The threshold every lab starts from: fewer than `rate` (e.g. 0.01 = 1 %) of requests fail,
 /// in every variant. It is also the run's validity limit: above it the run is invalid.
 pub fn error_rate_below(rate: f64) -> Threshold {

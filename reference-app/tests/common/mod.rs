@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 pub struct Svc {
     pub process: ServiceProcess,
     pub http: reqwest::Client,
-    _data: tempfile::TempDir,
+    /// The PostgreSQL URL it was started with (none: SQLite in its data folder).
+    pub database_url: Option<String>,
+    data: tempfile::TempDir,
 }
 
 impl Svc {
@@ -33,8 +35,13 @@ impl Svc {
         Svc {
             process,
             http: reqwest::Client::new(),
-            _data: data,
+            database_url: database_url.map(str::to_string),
+            data,
         }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -48,11 +48,7 @@ impl Lab for BulkInsert {
                     "rows per multi-row VALUES statement",
                     Value::Integer(1000),
                 ),
-                param(
-                    "db",
-                    "set by perflab from --db",
-                    Value::Text("sqlite".into()),
-                ),
+                db_param(),
             ],
             variants,
             load: constant_vus(2, 8.0),

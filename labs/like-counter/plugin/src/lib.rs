@@ -36,11 +36,7 @@ impl Lab for LikeCounter {
                     "µs of application work between reading a count and writing it",
                     Value::Integer(0),
                 ),
-                param(
-                    "db",
-                    "set by perflab from --db",
-                    Value::Text("sqlite".into()),
-                ),
+                db_param(),
             ],
             variants: vec![
                 variant(

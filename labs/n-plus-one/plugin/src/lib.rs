@@ -29,11 +29,7 @@ impl Lab for NPlusOne {
                     which lets the DataLoader share whole batches between requests)",
                     Value::Integer(50),
                 ),
-                param(
-                    "db",
-                    "set by perflab from --db",
-                    Value::Text("sqlite".into()),
-                ),
+                db_param(),
             ],
             variants: vec![
                 variant(
