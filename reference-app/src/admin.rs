@@ -24,6 +24,32 @@ use crate::error::{ApiError, ApiResult};
 use crate::settings::{DimensionInfo, KnobInfo};
 use crate::state::AppState;
 
+/// A fact about the current variant, for the harness to print beside its results.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Note {
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Notes {
+    pub notes: Vec<Note>,
+}
+
+/// What the service can say about the variant that is switched on: the query plan of the
+/// `index` dimension's read, once its catalog is in use. The harness asks after warming each
+/// variant up and shows the notes in every report form.
+#[utoipa::path(get, path = "/admin/notes", tag = "admin",
+    responses((status = 200, body = Notes), (status = 403, body = crate::error::ErrorBody), (status = 502, body = crate::error::ErrorBody)))]
+pub async fn notes(State(state): State<AppState>) -> ApiResult<Json<Notes>> {
+    let notes = crate::catalog::notes(&state.db, &state.catalog, state.settings.index.get())
+        .await?
+        .into_iter()
+        .map(|(title, text)| Note { title, text })
+        .collect();
+    Ok(Json(Notes { notes }))
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SettingsListing {
     pub backend: Backend,

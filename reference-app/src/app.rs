@@ -35,6 +35,7 @@ use crate::upstream::Upstream;
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/admin/settings", get(admin::list).put(admin::update))
+        .route("/admin/notes", get(admin::notes))
         .route(
             "/admin/settings/validate",
             axum::routing::post(admin::validate),
@@ -83,6 +84,11 @@ pub fn router(state: AppState) -> Router {
         .route("/likes/{id}", get(routes::like_count).post(routes::like))
         .route("/likes/audit", get(routes::like_audit))
         .route("/feed", get(routes::feed_page))
+        .route("/catalog/newest", get(routes::catalog_newest))
+        .route(
+            "/catalog/products",
+            axum::routing::post(routes::catalog_create),
+        )
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -167,6 +173,7 @@ impl Service {
             orders: Arc::default(),
             likes: Arc::default(),
             feed: Arc::default(),
+            catalog: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

@@ -19,6 +19,7 @@ crate::registry! {
     orders: crate::orders::OrdersQuery,
     likes: crate::likes::LikeCounter,
     pagination: crate::feed::Pagination,
+    index: crate::catalog::IndexKind,
 }
 
 impl Settings {

@@ -12,17 +12,14 @@
 //! the plan's shape (OFFSET reads and discards `offset` rows before its `limit`; a keyset seek
 //! reads only the page). The integration tests check that shape with `EXPLAIN`.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
-
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
 use sqlx::postgres::PgPoolCopyExt;
-use tokio::sync::Mutex;
 
 use crate::db::Db;
 use crate::dimension;
 use crate::error::ApiError;
+use crate::generated::Generated;
 use crate::metric_names as names;
 use crate::settings::Knob;
 
@@ -79,9 +76,7 @@ pub const MAX_LIMIT: i64 = 200;
 
 #[derive(Default)]
 pub struct FeedState {
-    /// Rows currently loaded (0: not yet).
-    loaded: AtomicI64,
-    loading: Mutex<()>,
+    posts: Generated,
 }
 
 pub async fn page(
@@ -189,33 +184,13 @@ pub mod dataset {
     }
 
     pub(super) async fn ensure(db: &Db, state: &FeedState, rows: i64) -> Result<(), ApiError> {
-        if state.loaded.load(Ordering::Acquire) == rows {
-            return Ok(());
-        }
-        let _one_loader = state.loading.lock().await;
-        if state.loaded.load(Ordering::Acquire) == rows {
-            return Ok(());
-        }
-        let wanted = format!("{GENERATOR}:{rows}");
-        let current: Option<String> = crate::on_db!(db, pool => {
-            sqlx::query_scalar("SELECT fingerprint FROM datasets WHERE name = 'feed'")
-                .fetch_optional(pool).await?
-        });
-        if current.as_deref() != Some(wanted.as_str()) {
-            let started = Instant::now();
-            load(db, rows, &wanted).await?;
-            tracing::info!(
-                rows,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                fingerprint = %wanted,
-                "loaded the feed data set (kept in the database for later runs)"
-            );
-        }
-        state.loaded.store(rows, Ordering::Release);
-        Ok(())
+        state
+            .posts
+            .ensure(db, "feed", GENERATOR, rows, || load(db, rows))
+            .await
     }
 
-    async fn load(db: &Db, rows: i64, fingerprint: &str) -> Result<(), sqlx::Error> {
+    async fn load(db: &Db, rows: i64) -> Result<(), sqlx::Error> {
         // The index is dropped while loading and built once at the end: one sort instead of a
         // million B-tree inserts.
         const DROP_INDEX: &str = "DROP INDEX IF EXISTS feed_by_time";
@@ -225,9 +200,6 @@ pub mod dataset {
                 let mut tx = pool.begin().await?;
                 sqlx::query(DROP_INDEX).execute(&mut *tx).await?;
                 sqlx::query("TRUNCATE feed_posts").execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM datasets WHERE name = 'feed'")
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 // COPY streams the rows: no statement per row, no bind limit.
                 let mut copy = pool
@@ -248,21 +220,12 @@ pub mod dataset {
                 copy.finish().await?;
                 sqlx::query(CREATE_INDEX).execute(pool).await?;
                 sqlx::query("ANALYZE feed_posts").execute(pool).await?;
-                sqlx::query(
-                    "INSERT INTO datasets (name, fingerprint, loaded_ms) VALUES ('feed', $1, 0)",
-                )
-                .bind(fingerprint)
-                .execute(pool)
-                .await?;
             }
             Db::Sqlite { pool, .. } => {
                 // One transaction: one commit (one fsync) for the whole load.
                 let mut tx = pool.begin().await?;
                 sqlx::query(DROP_INDEX).execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM feed_posts")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM datasets WHERE name = 'feed'")
                     .execute(&mut *tx)
                     .await?;
                 let ids: Vec<i64> = (1..=rows).collect();
@@ -279,12 +242,6 @@ pub mod dataset {
                     qb.build().execute(&mut *tx).await?;
                 }
                 sqlx::query(CREATE_INDEX).execute(&mut *tx).await?;
-                sqlx::query(
-                    "INSERT INTO datasets (name, fingerprint, loaded_ms) VALUES ('feed', $1, 0)",
-                )
-                .bind(fingerprint)
-                .execute(&mut *tx)
-                .await?;
                 tx.commit().await?;
             }
         }

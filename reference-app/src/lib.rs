@@ -12,6 +12,7 @@
 //! | `orders` | [`orders`] (the n-plus-one lab) |
 //! | `likes` | [`likes`] (the like-counter lab) |
 //! | `pagination` | [`feed`] (the pagination lab) |
+//! | `index` | [`catalog`] (the index lab) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -19,6 +20,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod catalog;
 pub mod clients;
 pub mod codec;
 pub mod config;
@@ -26,6 +28,7 @@ pub mod db;
 pub mod dimensions;
 pub mod error;
 pub mod feed;
+pub mod generated;
 pub mod insert;
 pub mod introspect;
 pub mod likes;

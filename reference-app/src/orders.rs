@@ -16,15 +16,15 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
-use tokio::sync::{OnceCell, oneshot};
+use tokio::sync::oneshot;
 
 use crate::db::Db;
 use crate::dimension;
 use crate::error::ApiError;
+use crate::generated::Generated;
 use crate::metric_names as names;
 
 dimension! {
@@ -77,7 +77,7 @@ pub struct OrderList {
 /// What the service keeps for this dimension: the data set's one-time load and the loaders.
 #[derive(Default)]
 pub struct OrdersState {
-    loaded: OnceCell<()>,
+    loaded: Generated,
     customers: Arc<Loader<Customer>>,
     items: Arc<Loader<Vec<Item>>>,
 }
@@ -109,10 +109,7 @@ pub async fn latest(
         limit,
         newest: dataset::ORDERS - page * limit,
     };
-    state
-        .loaded
-        .get_or_try_init(|| dataset::load_once(db))
-        .await?;
+    dataset::ensure(db, &state.loaded).await?;
     let orders = match kind {
         OrdersQuery::NPlusOne => n_plus_one(db, page).await?,
         OrdersQuery::Join => joined(db, page).await?,
@@ -501,10 +498,6 @@ pub mod dataset {
         "keyboard", "mouse", "monitor", "cable", "laptop", "dock", "headset", "webcam",
     ];
 
-    pub fn fingerprint() -> String {
-        format!("{GENERATOR}:{CUSTOMERS}:{ORDERS}")
-    }
-
     /// SplitMix64: a fixed function of the index, so every database gets the same rows.
     fn mix(i: i64) -> u64 {
         let mut z = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -517,20 +510,18 @@ pub mod dataset {
         1 + (mix(order_id) % 5) as i64
     }
 
-    pub(super) async fn load_once(db: &Db) -> Result<(), ApiError> {
-        let wanted = fingerprint();
-        let current: Option<String> = crate::on_db!(db, pool => {
-            sqlx::query_scalar("SELECT fingerprint FROM datasets WHERE name = 'orders'")
-                .fetch_optional(pool).await?
-        });
-        if current.as_deref() == Some(wanted.as_str()) {
-            return Ok(());
-        }
-        let started = Instant::now();
+    pub(super) async fn ensure(db: &Db, state: &Generated) -> Result<(), ApiError> {
+        let generator = format!("{GENERATOR}:{CUSTOMERS}");
+        state
+            .ensure(db, "orders", &generator, ORDERS, || load(db))
+            .await
+    }
+
+    async fn load(db: &Db) -> Result<(), sqlx::Error> {
         crate::on_db!(db, pool => async {
             // One transaction: a crash half-way leaves the old data (or none), never half.
             let mut tx = pool.begin().await?;
-            for table in ["order_items", "orders", "customers", "datasets"] {
+            for table in ["order_items", "orders", "customers"] {
                 sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
             }
             for chunk in (1..=CUSTOMERS).collect::<Vec<_>>().chunks(500) {
@@ -572,9 +563,6 @@ pub mod dataset {
                 });
                 qb.build().execute(&mut *tx).await?;
             }
-            let loaded_ms = started.elapsed().as_millis() as i64;
-            sqlx::query("INSERT INTO datasets (name, fingerprint, loaded_ms) VALUES ('orders', $1, $2)")
-                .bind(&wanted).bind(loaded_ms).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<(), sqlx::Error>(())
         }.await)?;
@@ -590,13 +578,6 @@ pub mod dataset {
                 .execute(pool)
                 .await?;
         }
-        tracing::info!(
-            customers = CUSTOMERS,
-            orders = ORDERS,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            fingerprint = %wanted,
-            "loaded the orders data set (kept in the database for later runs)"
-        );
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{self, Created, NewProduct, Newest};
 use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -440,6 +441,59 @@ pub async fn feed_page(
         )
         .await?,
     ))
+}
+
+// ---- catalog (index) ----------------------------------------------------------------------
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct NewestQuery {
+    /// 1–100.
+    category: i64,
+    /// 1–100.
+    #[serde(default = "default_feed_limit")]
+    limit: i64,
+}
+
+#[utoipa::path(get, path = "/catalog/newest", tag = "index",
+    params(NewestQuery),
+    responses((status = 200, body = Newest), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn catalog_newest(
+    State(state): State<AppState>,
+    query: Result<Query<NewestQuery>, QueryRejection>,
+) -> ApiResult<Json<Newest>> {
+    let Query(q) = query?;
+    let switch = &state.settings.index;
+    Ok(Json(
+        catalog::newest(
+            &state.db,
+            &state.catalog,
+            switch.get(),
+            switch.knob(&catalog::ROWS) as i64,
+            q.category,
+            q.limit,
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/catalog/products", tag = "index",
+    request_body(content = NewProduct, content_type = "application/json"),
+    responses((status = 201, body = Created), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn catalog_create(
+    State(state): State<AppState>,
+    body: Result<Decoded<NewProduct>, ApiError>,
+) -> ApiResult<impl IntoResponse> {
+    let Decoded(_, product) = body?;
+    let switch = &state.settings.index;
+    let created = catalog::create(
+        &state.db,
+        &state.catalog,
+        switch.get(),
+        switch.knob(&catalog::ROWS) as i64,
+        &product,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// A known path asked with a method it does not take: 405 with the same JSON body as every

@@ -26,6 +26,7 @@ pub struct AppState {
     pub orders: Arc<crate::orders::OrdersState>,
     pub likes: Arc<crate::likes::LikesState>,
     pub feed: Arc<crate::feed::FeedState>,
+    pub catalog: Arc<crate::catalog::CatalogState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,
 }

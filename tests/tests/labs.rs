@@ -283,6 +283,62 @@ fn pagination_on_postgres() {
     pagination(&["--db", "postgres"]);
 }
 
+/// The index lab's reports carry each variant's query plan, from the service, in every form.
+fn index(extra: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["--param", "rows=20000"];
+    args.extend_from_slice(extra);
+    let doc = run_lab_in("index", &args, out.path());
+    let plan = |v: usize| {
+        doc["variants"][v]["notes"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (none, composite) = (plan(0), plan(2));
+    assert!(none.contains("catalog_plain"), "{none}");
+    assert!(
+        composite.contains("catalog_composite_newest"),
+        "{composite}"
+    );
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    for form in [&md, &html] {
+        assert!(form.contains("What the service said about each variant"));
+        assert!(form.contains("catalog_composite_newest"));
+    }
+}
+
+#[test]
+fn index_on_sqlite() {
+    index(&[]);
+}
+
+#[test]
+fn index_on_postgres() {
+    index(&["--db", "postgres"]);
+}
+
+#[test]
+fn index_writes() {
+    let doc = run_lab(
+        "index",
+        &["--param", "rows=20000", "--param", "workload=write"],
+    );
+    let names: Vec<&str> = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["no-index", "composite", "three-indexes"]);
+    assert_eq!(
+        counter(&doc, 2, "db_commits_total"),
+        1.0,
+        "one commit per insert"
+    );
+}
+
 #[test]
 fn python_example() {
     run_lab("python-example", &[]);

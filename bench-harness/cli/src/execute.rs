@@ -93,9 +93,11 @@ pub async fn execute(
         variants: plan
             .variants
             .iter()
-            .map(|v| VariantSetup {
+            .zip(&outcome.notes)
+            .map(|(v, notes)| VariantSetup {
                 settings: v.settings.clone(),
                 target: v.target.base_url.clone(),
+                notes: notes.clone(),
             })
             .collect(),
         calibration: info.calibration,

@@ -34,6 +34,8 @@ use perflab_load::workload::{BodyNeed, RequestSpec, Workload};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use perflab_report::ServiceNote;
+
 use crate::args::ProfilePlan;
 use crate::environment;
 use crate::perf_profile;
@@ -127,6 +129,8 @@ pub struct Outcome {
     pub began: (Instant, SystemTime),
     /// Per variant: its CPU profile over its measured rounds, when it was profiled.
     pub profiles: Vec<Option<Profile>>,
+    /// Per variant: what the service said about it once selected (`GET /admin/notes`).
+    pub notes: Vec<Vec<ServiceNote>>,
 }
 
 impl Outcome {
@@ -240,6 +244,39 @@ async fn scrape(target: &Target) -> BTreeMap<String, f64> {
         Ok((200, body)) => counters::parse_totals(&String::from_utf8_lossy(&body)),
         _ => BTreeMap::new(),
     }
+}
+
+/// At most this many notes per variant, each at most `NOTE_BYTES`: a report stays readable
+/// whatever a service sends.
+const MAX_NOTES: usize = 8;
+const NOTE_BYTES: usize = 8 * 1024;
+
+/// `GET /admin/notes` for the selected variant; a service without notes gives none.
+async fn notes(v: &Variant) -> Vec<ServiceNote> {
+    #[derive(serde::Deserialize)]
+    struct Notes {
+        notes: Vec<ServiceNote>,
+    }
+    let Ok((200, body)) =
+        admin_request(&v.target, hyper::Method::GET, "/admin/notes", Bytes::new()).await
+    else {
+        return Vec::new();
+    };
+    let Ok(Notes { mut notes }) = serde_json::from_slice::<Notes>(&body) else {
+        return Vec::new();
+    };
+    notes.truncate(MAX_NOTES);
+    for n in &mut notes {
+        if n.text.len() > NOTE_BYTES {
+            let cut = (0..=NOTE_BYTES)
+                .rev()
+                .find(|i| n.text.is_char_boundary(*i))
+                .unwrap_or(0);
+            n.text.truncate(cut);
+            n.text.push_str("\n… (cut)");
+        }
+    }
+    notes
 }
 
 async fn ready(target: &Target, path: &str) -> bool {
@@ -573,6 +610,7 @@ pub async fn run(
         intervals: Vec::new(),
         began: (Instant::now(), SystemTime::now()),
         profiles: plan.variants.iter().map(|_| None).collect(),
+        notes: plan.variants.iter().map(|_| Vec::new()).collect(),
     };
     let target = &plan.variants[0].target;
     validate_variants(plan).await?;
@@ -596,12 +634,17 @@ pub async fn run(
         return Ok(outcome);
     }
     if !plan.warmup.is_zero() {
-        for v in &plan.variants {
+        for (vi, v) in plan.variants.iter().enumerate() {
             if !warm_up(&run, v, plan.warmup).await? {
                 outcome.unsettled.push(v.name.clone());
             }
             if cancel.is_cancelled() {
                 return Ok(outcome);
+            }
+            // Selected and warm: what the service says about this variant now (a query plan
+            // with the variant's data in place).
+            if plan.scrape_metrics {
+                outcome.notes[vi] = notes(v).await;
             }
         }
     }

@@ -168,6 +168,8 @@ pub struct VariantReport {
     pub by_name: Vec<NameSummary>,
     /// Every check by name, passed and failed.
     pub checks: Vec<CheckSummary>,
+    /// What the service said about this variant (query plans …).
+    pub notes: Vec<ServiceNote>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -194,6 +196,17 @@ pub struct BaselineReport {
 pub struct VariantSetup {
     pub settings: BTreeMap<String, serde_json::Value>,
     pub target: String,
+    /// What the service said about this variant (`GET /admin/notes` once it was selected):
+    /// query plans, an fsync figure.
+    #[serde(default)]
+    pub notes: Vec<ServiceNote>,
+}
+
+/// A fact the service reports about its current variant, shown as preformatted text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceNote {
+    pub title: String,
+    pub text: String,
 }
 
 /// The run's facts that analysis does not know (an interval log carries them, so a report can
@@ -249,6 +262,7 @@ impl Report {
                 counters_per_request: v.counters_per_request,
                 by_name: v.by_name,
                 checks: v.checks,
+                notes: setup.notes,
             })
             .collect();
         let rounds = analysis

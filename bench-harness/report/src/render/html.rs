@@ -471,6 +471,19 @@ pub fn render(r: &Report) -> String {
         }
         body.push_str("</ul>");
     }
+    if r.variants.iter().any(|v| !v.notes.is_empty()) {
+        body.push_str("<h2>What the service said about each variant</h2>");
+        for v in &r.variants {
+            for n in &v.notes {
+                body.push_str(&format!(
+                    "<h3>{} — {}</h3><pre>{}</pre>",
+                    esc(&v.name),
+                    esc(&n.title),
+                    esc(&n.text)
+                ));
+            }
+        }
+    }
     if let Some(p) = &r.profiles {
         flame_graphs(p, &mut body);
     }

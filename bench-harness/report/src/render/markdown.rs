@@ -112,6 +112,21 @@ pub fn render(r: &Report) -> String {
             md.push_str(&format!("- {line}\n"));
         }
     }
+    if r.variants.iter().any(|v| !v.notes.is_empty()) {
+        md.push_str("\n## What the service said about each variant\n");
+        for v in &r.variants {
+            for n in &v.notes {
+                // A fence longer than any run of backticks in the text keeps it verbatim.
+                let fence = "`".repeat(3.max(longest_backtick_run(&n.text) + 1));
+                md.push_str(&format!(
+                    "\n**{}** — {}\n\n{fence}\n{}\n{fence}\n",
+                    v.name,
+                    n.title,
+                    n.text.trim_end()
+                ));
+            }
+        }
+    }
     if let Some(p) = &r.profiles {
         md.push_str("\n## Where the service spent its CPU\n\n");
         for t in table::profile_top(p)
@@ -164,4 +179,8 @@ pub fn render(r: &Report) -> String {
     }
     md.push_str("\n</details>\n");
     md
+}
+
+fn longest_backtick_run(text: &str) -> usize {
+    text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }

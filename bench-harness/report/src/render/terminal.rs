@@ -71,6 +71,17 @@ pub fn render(r: &Report) -> String {
         }
         out.push_str(&format!("  {}\n", words::PROFILE_NOTE));
     }
+    for v in r.variants.iter().filter(|v| !v.notes.is_empty()) {
+        for n in &v.notes {
+            out.push_str(&format!(
+                "\n  {} — {} (from the service):\n",
+                v.name, n.title
+            ));
+            for line in n.text.lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
     out.push_str(&format!(
         "\n  load generator: {:.1} µs CPU per request, {:.0} % of a core\n",
         avg(r, |v| v.summary.harness_cpu_us_per_request),
