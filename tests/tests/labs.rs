@@ -112,7 +112,8 @@ fn client_pooling() {
 #[test]
 fn serialization() {
     let out = tempfile::tempdir().unwrap();
-    let doc = run_lab_in("serialization", &["--profile"], out.path());
+    // No --profile: the lab profiles by default (its optional `defaults` export).
+    let doc = run_lab_in("serialization", &[], out.path());
     assert!(
         counter(&doc, 2, "codec_bytes_encoded_total")
             < counter(&doc, 0, "codec_bytes_encoded_total")

@@ -151,6 +151,9 @@ pub struct ProfileArgs {
     /// its counters (CPU, allocations and context switches per request).
     #[arg(long)]
     pub profile: bool,
+    /// A lab that profiles by default (its description says so): do not.
+    #[arg(long, conflicts_with = "profile")]
+    pub no_profile: bool,
     /// `run` against a server perflab did not start: profile the local process PID with
     /// Linux `perf` instead (needs perf, and root or `perf_event_paranoid` ≤ 1); also reads
     /// its CPU time and context switches from /proc.
@@ -193,14 +196,28 @@ impl ProfileArgs {
 }
 
 impl ProfileArgs {
-    /// A lab's service is the reference service: it profiles itself.
-    pub fn plan_for_lab(&self, variants: &[String]) -> anyhow::Result<Option<ProfilePlan>> {
+    /// A lab's service is the reference service: it profiles itself. `lab_default_hz` is the
+    /// lab's own wish (its optional `defaults` export): profiling on at that frequency unless
+    /// `--no-profile`; `--profile` on the command line keeps its own `--profile-frequency`.
+    pub fn plan_for_lab(
+        &self,
+        variants: &[String],
+        lab_default_hz: Option<u32>,
+    ) -> anyhow::Result<Option<ProfilePlan>> {
         if self.profile_pid.is_some() {
             anyhow::bail!(
                 "--profile-pid is for `perflab run` against a server perflab did not start; a lab's service profiles itself with --profile"
             );
         }
-        self.plan(variants)
+        match lab_default_hz {
+            Some(hz) if !self.profile && !self.no_profile => ProfileArgs {
+                profile: true,
+                profile_frequency: hz.clamp(1, 1000),
+                ..self.clone()
+            }
+            .plan(variants),
+            _ => self.plan(variants),
+        }
     }
 }
 
@@ -470,6 +487,41 @@ mod tests {
             duration: Duration::from_secs(8),
             think_time: Duration::ZERO,
         }
+    }
+
+    fn profile_flags(args: &[&str]) -> ProfileArgs {
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            profile: ProfileArgs,
+        }
+        T::parse_from(std::iter::once("t").chain(args.iter().copied())).profile
+    }
+
+    #[test]
+    fn a_lab_that_profiles_by_default_is_obeyed_unless_told_otherwise() {
+        let variants = ["a".to_string(), "b".to_string()];
+        let plan = |args: &[&str], lab: Option<u32>| {
+            profile_flags(args).plan_for_lab(&variants, lab).unwrap()
+        };
+        let by_default = plan(&[], Some(49)).expect("the lab's default turns profiling on");
+        assert_eq!(
+            (by_default.frequency_hz, by_default.variants),
+            (49, vec![true, true])
+        );
+        assert_eq!(plan(&["--no-profile"], Some(49)), None);
+        assert_eq!(plan(&[], None), None);
+        // --profile on the command line keeps its own frequency.
+        let asked = plan(&["--profile", "--profile-frequency", "200"], Some(49)).unwrap();
+        assert_eq!(asked.frequency_hz, 200);
+        // --profile-variants narrows the lab's default; without a default it needs --profile.
+        let one = plan(&["--profile-variants", "b"], Some(49)).unwrap();
+        assert_eq!(one.variants, vec![false, true]);
+        assert!(
+            profile_flags(&["--profile-variants", "b"])
+                .plan_for_lab(&variants, None)
+                .is_err()
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! Resource methods take `&self` (the component model's rule): keep per-VU state that changes
 //! in a `Cell` or `RefCell`.
 
-// With the `lessons` feature the component also exports `lessons` (see `Lessons`).
+// With the `lessons` feature the component also exports `lessons` (see `Lessons`); with
+// `defaults`, also `defaults` (see `Defaults`).
 #[cfg(not(feature = "lessons"))]
 wit_bindgen::generate!({
     world: "experiment",
@@ -29,7 +30,7 @@ wit_bindgen::generate!({
     export_macro_name: "export",
     default_bindings_module: "perflab_plugin",
 });
-#[cfg(feature = "lessons")]
+#[cfg(all(feature = "lessons", not(feature = "defaults")))]
 wit_bindgen::generate!({
     world: "experiment-with-lessons",
     path: "../wit",
@@ -37,6 +38,20 @@ wit_bindgen::generate!({
     export_macro_name: "export",
     default_bindings_module: "perflab_plugin",
 });
+
+#[cfg(feature = "defaults")]
+wit_bindgen::generate!({
+    world: "experiment-with-defaults",
+    path: "../wit",
+    pub_export_macro: true,
+    export_macro_name: "export",
+    default_bindings_module: "perflab_plugin",
+});
+
+/// What the lab turns on by default (feature `defaults`): `profile_hz` returning `Some(99)`
+/// profiles the service in every run of the lab unless the user says `--no-profile`.
+#[cfg(feature = "defaults")]
+pub use exports::perflab::experiment::defaults::Guest as Defaults;
 
 /// The lesson a run shows, per comparison and headline metric (feature `lessons`): implement
 /// `explain` and return `Some(text)` for the outcomes your guide covers; `None` falls back to

@@ -83,6 +83,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
                 .iter()
                 .map(|v| v.name.clone())
                 .collect::<Vec<_>>(),
+            plugin.profile_by_default()?,
         )?,
         variants: desc
             .variants

@@ -129,4 +129,12 @@ impl Lessons for Serialization {
     }
 }
 
+/// The lesson of this lab is where the encoder spends its CPU: its flame graphs are part of
+/// every run (`--no-profile` to skip them).
+impl Defaults for Serialization {
+    fn profile_hz() -> Option<u32> {
+        Some(99)
+    }
+}
+
 export!(Serialization);
