@@ -4,7 +4,8 @@
 
 use wasmtime::component::{ComponentType, Lift, Lower};
 
-use crate::{Plugin, PluginError, WIT_PACKAGE, WIT_VERSION, wit};
+use crate::optional::OptionalFunc;
+use crate::{Plugin, PluginError, wit};
 
 /// `lessons.outcome`.
 #[derive(ComponentType, Lift, Lower, Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,27 +36,19 @@ impl Plugin {
     /// `lessons`.
     pub fn lessons(&self, questions: &[Question]) -> Result<Vec<Option<String>>, PluginError> {
         let deadline = self.limits().setup_deadline;
-        let fail = |e: wasmtime::Error, call: &str| PluginError::Call {
-            plugin: self.name.clone(),
-            call: call.into(),
-            message: self.explain(&e, deadline),
-            guest_output: self.log.tail(12),
-        };
-        let (mut store, instance) = self
-            .instantiate_raw(0)
-            .map_err(|e| fail(e, "instantiation"))?;
-        let name = format!("{WIT_PACKAGE}/lessons@{WIT_VERSION}");
-        let Some(iface) = instance.get_export_index(&mut store, None, &name) else {
-            return Ok(vec![None; questions.len()]);
-        };
-        let Some(func) = instance.get_export_index(&mut store, Some(&iface), "explain") else {
+        let Some(OptionalFunc {
+            mut store,
+            instance,
+            func,
+        }) = self.optional_export("lessons", "explain")?
+        else {
             return Ok(vec![None; questions.len()]);
         };
         let explain = instance
             .get_typed_func::<(&str, &str, wit::Metric, Outcome), (Option<String>,)>(
                 &mut store, func,
             )
-            .map_err(|e| fail(e, "lessons.explain (its signature)"))?;
+            .map_err(|e| self.optional_call_error(e, "lessons.explain (its signature)"))?;
         questions
             .iter()
             .map(|q| {
@@ -70,7 +63,7 @@ impl Plugin {
                             q.outcome,
                         ),
                     )
-                    .map_err(|e| fail(e, "lessons.explain"))?;
+                    .map_err(|e| self.optional_call_error(e, "lessons.explain"))?;
                 Ok(answer)
             })
             .collect()

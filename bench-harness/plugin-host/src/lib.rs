@@ -17,6 +17,7 @@ pub mod defaults;
 pub mod host;
 pub mod instance;
 pub mod lessons;
+mod optional;
 pub mod output;
 pub mod params;
 mod stdio;
