@@ -418,3 +418,51 @@ async fn redis_incr_without_redis_is_refused_with_the_reason() {
         "{body}"
     );
 }
+
+/// A generated data set is recorded with its fingerprint: the next start on the same data
+/// folder finds it and does not generate it again, and a different size generates anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_data_set_is_kept_for_the_next_start_on_the_same_folder() {
+    use perflab_services::service::ServiceProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec!["--data-dir".to_string(), dir.path().display().to_string()];
+    let http = reqwest::Client::new();
+    for (start, rows, generates) in [(1, 1000, true), (2, 1000, false), (3, 2000, true)] {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_reference-app"));
+        let mut service = ServiceProcess::start(binary, &args, None).unwrap();
+        let base = service.base_url().to_string();
+        let set = http
+            .put(format!("{base}/admin/settings"))
+            .json(&json!({ "pagination": "keyset", "pagination.rows": rows }))
+            .send()
+            .await
+            .unwrap();
+        assert!(set.status().is_success());
+        let r = http
+            .get(format!("{base}/feed?limit=5"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "start {start}");
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(
+            page["posts"][0]["id"], rows,
+            "start {start}: the newest post"
+        );
+        // The service's output reaches the log a moment after the answer.
+        let mut log = String::new();
+        for _ in 0..20 {
+            log = service.log_tail(400);
+            if log.contains("generated the data set") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            log.contains("generated the data set"),
+            generates,
+            "start {start}: {log}"
+        );
+        service.terminate();
+    }
+}
