@@ -304,9 +304,6 @@ pub mod dataset {
                 ))
                 .execute(pool)
                 .await?;
-                sqlx::query(&format!("ANALYZE {table}"))
-                    .execute(pool)
-                    .await?;
             }
             Db::Sqlite { pool, .. } => {
                 let mut tx = pool.begin().await?;

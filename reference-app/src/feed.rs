@@ -219,7 +219,6 @@ pub mod dataset {
                 copy.send(chunk).await?;
                 copy.finish().await?;
                 sqlx::query(CREATE_INDEX).execute(pool).await?;
-                sqlx::query("ANALYZE feed_posts").execute(pool).await?;
             }
             Db::Sqlite { pool, .. } => {
                 // One transaction: one commit (one fsync) for the whole load.

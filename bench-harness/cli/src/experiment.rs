@@ -268,11 +268,7 @@ async fn notes(v: &Variant) -> Vec<ServiceNote> {
     notes.truncate(MAX_NOTES);
     for n in &mut notes {
         if n.text.len() > NOTE_BYTES {
-            let cut = (0..=NOTE_BYTES)
-                .rev()
-                .find(|i| n.text.is_char_boundary(*i))
-                .unwrap_or(0);
-            n.text.truncate(cut);
+            n.text.truncate(n.text.floor_char_boundary(NOTE_BYTES));
             n.text.push_str("\n… (cut)");
         }
     }

@@ -368,19 +368,23 @@ impl Report {
 /// Writes report.json, report.md and report.html into `dir`; returns their paths.
 pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
+    // Drawn once: written beside the report and embedded in its HTML.
+    let profiles = report
+        .profiles
+        .as_ref()
+        .map(render::flame::files)
+        .unwrap_or_default();
     let files = [
         (
             "report.json".to_string(),
             serde_json::to_string_pretty(report).expect("report serializes"),
         ),
         ("report.md".to_string(), render::markdown::render(report)),
-        ("report.html".to_string(), render::html::render(report)),
+        (
+            "report.html".to_string(),
+            render::html::render(report, &profiles),
+        ),
     ];
-    let profiles = report
-        .profiles
-        .as_ref()
-        .map(render::flame::files)
-        .unwrap_or_default();
     files
         .into_iter()
         .chain(profiles)

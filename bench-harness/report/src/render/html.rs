@@ -268,7 +268,9 @@ fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
-pub fn render(r: &Report) -> String {
+/// The page; `drawn` holds the flame graphs already drawn for the files beside the report
+/// (`flame::files`: file name → SVG), which the page embeds rather than drawing them again.
+pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
     let index_of = |name: &str| r.variants.iter().position(|v| v.name == name).unwrap_or(0);
     // 1. Percentile spectra: x in "nines" (90 % → 1, 99 % → 2, ...).
     let nines = |p: f64| {
@@ -485,7 +487,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(p) = &r.profiles {
-        flame_graphs(p, &mut body);
+        flame_graphs(p, drawn, &mut body);
     }
     if !r.thresholds.is_empty() {
         // Pass and fail as words and colour: emoji depend on the viewer's fonts.
@@ -533,7 +535,7 @@ td.l{{text-align:left}}.pass{{color:#2b8a3e;font-weight:700}}.fail{{color:#c92a2
 
 /// The CPU profiles: the tables, then each flame graph as an image (a data URI: the page
 /// fetches nothing; the interactive SVG files sit beside the report).
-fn flame_graphs(p: &crate::ProfilesReport, body: &mut String) {
+fn flame_graphs(p: &crate::ProfilesReport, drawn: &[(String, String)], body: &mut String) {
     use base64::Engine as _;
     body.push_str("<h2>Where the service spent its CPU</h2>");
     if let Some(t) = table::profile_top(p) {
@@ -543,7 +545,10 @@ fn flame_graphs(p: &crate::ProfilesReport, body: &mut String) {
         layout(&t, body);
     }
     body.push_str(&format!("<p>{}</p>", esc(words::PROFILE_NOTE)));
-    let image = |title: &str, file: &str, svg: &str, body: &mut String| {
+    let image = |title: &str, file: &str, body: &mut String| {
+        let Some((_, svg)) = drawn.iter().find(|(name, _)| name == file) else {
+            return;
+        };
         let data = base64::engine::general_purpose::STANDARD.encode(svg);
         body.push_str(&format!(
             "<figure><figcaption>{} (<a href=\"{}\">interactive SVG</a>)</figcaption><img class=\"flame\" alt=\"{}\" src=\"data:image/svg+xml;base64,{data}\"></figure>",
@@ -552,27 +557,23 @@ fn flame_graphs(p: &crate::ProfilesReport, body: &mut String) {
             esc(title)
         ));
     };
-    for (v, profile) in &p.stacks {
-        let svg = super::flame::svg(v, profile);
+    for (v, _) in &p.stacks {
         image(
             &format!("Flame graph: {v}"),
             &super::flame::svg_name(v),
-            &svg,
             body,
         );
     }
-    if let Some(((base, bp), rest)) = p.stacks.split_first() {
-        for (cand, cp) in rest {
+    if let Some(((base, _), rest)) = p.stacks.split_first() {
+        for (cand, _) in rest {
             body.push_str(&format!(
                 "<p class=\"legend\"><strong>Differential, {b} against {c}.</strong> Drawn in {b}'s shape (width = share of {b}'s CPU). <span style=\"color:#c00\">Red</span>: a larger share in {b} than in {c}, which is what {c} removed. <span style=\"color:#00c\">Blue</span>: a smaller share in {b}, which is what {c} spends relatively more on. The deeper the colour, the larger the difference; white-ish frames did not change.</p>",
                 b = esc(base),
                 c = esc(cand)
             ));
-            let svg = super::flame::diff_svg(base, bp, cand, cp);
             image(
                 &format!("Differential flame graph: {base} vs {cand}"),
                 &super::flame::diff_name(base, cand),
-                &svg,
                 body,
             );
         }
