@@ -37,13 +37,25 @@ pub struct Notes {
 }
 
 /// What the service can say about the variant that is switched on: the query plan of the
-/// `index` dimension's read, once its catalog is in use. The harness asks after warming each
+/// `index` dimension's read once its catalog is in use, the `durability` option's settings and
+/// promises once it has written. The harness asks after warming each
 /// variant up and shows the notes in every report form.
 #[utoipa::path(get, path = "/admin/notes", tag = "admin",
     responses((status = 200, body = Notes), (status = 403, body = crate::error::ErrorBody), (status = 502, body = crate::error::ErrorBody)))]
 pub async fn notes(State(state): State<AppState>) -> ApiResult<Json<Notes>> {
-    let notes = crate::catalog::notes(&state.db, &state.catalog, state.settings.index.get())
-        .await?
+    let durability = &state.settings.durability;
+    let mut notes =
+        crate::catalog::notes(&state.db, &state.catalog, state.settings.index.get()).await?;
+    notes.extend(
+        crate::durability::notes(
+            &state.db,
+            &state.durability,
+            durability.get(),
+            durability.knob(&crate::durability::COMMIT_DELAY_US),
+        )
+        .await?,
+    );
+    let notes = notes
         .into_iter()
         .map(|(title, text)| Note { title, text })
         .collect();

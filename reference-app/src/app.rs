@@ -89,6 +89,14 @@ pub fn router(state: AppState) -> Router {
             "/catalog/products",
             axum::routing::post(routes::catalog_create),
         )
+        .route(
+            "/durability/writes",
+            axum::routing::post(routes::durability_write),
+        )
+        .route(
+            "/durability/audit",
+            axum::routing::post(routes::durability_audit),
+        )
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -174,6 +182,7 @@ impl Service {
             likes: Arc::default(),
             feed: Arc::default(),
             catalog: Arc::default(),
+            durability: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

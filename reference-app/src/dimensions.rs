@@ -20,6 +20,7 @@ crate::registry! {
     likes: crate::likes::LikeCounter,
     pagination: crate::feed::Pagination,
     index: crate::catalog::IndexKind,
+    durability: crate::durability::Durability,
 }
 
 impl Settings {

@@ -13,6 +13,7 @@
 //! | `likes` | [`likes`] (the like-counter lab) |
 //! | `pagination` | [`feed`] (the pagination lab) |
 //! | `index` | [`catalog`] (the index lab) |
+//! | `durability` | [`durability`] (the durability lab) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -26,6 +27,7 @@ pub mod codec;
 pub mod config;
 pub mod db;
 pub mod dimensions;
+pub mod durability;
 pub mod error;
 pub mod feed;
 pub mod generated;

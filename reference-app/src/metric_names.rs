@@ -22,6 +22,8 @@ pub const DATALOADER_BATCHES: &str = "dataloader_batches_total";
 pub const DATALOADER_KEYS: &str = "dataloader_keys_total";
 /// The feed (`pagination`): rows a page makes the database read (OFFSET's skipped rows too).
 pub const FEED_ROWS_WALKED: &str = "feed_rows_walked_total";
+/// `durability`: time spent in the committing INSERT (the commit's wait for the disk).
+pub const DURABILITY_COMMIT_NS: &str = "durability_commit_nanoseconds_total";
 
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
@@ -68,6 +70,7 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     DATALOADER_BATCHES,
     DATALOADER_KEYS,
     FEED_ROWS_WALKED,
+    DURABILITY_COMMIT_NS,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{self, Created, NewProduct, Newest};
 use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
+use crate::durability::{self, Audit, AuditRequest, NewWrite, Written};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::feed::{self, FeedPage};
 use crate::insert::{self, BulkInsert, BulkInsertResult};
@@ -494,6 +495,50 @@ pub async fn catalog_create(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+// ---- durability -----------------------------------------------------------------------------
+
+#[utoipa::path(post, path = "/durability/writes", tag = "durability",
+    request_body(content = NewWrite, content_type = "application/json"),
+    responses((status = 201, body = Written), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn durability_write(
+    State(state): State<AppState>,
+    body: Result<Decoded<NewWrite>, ApiError>,
+) -> ApiResult<impl IntoResponse> {
+    let Decoded(_, write) = body?;
+    let switch = &state.settings.durability;
+    let written = durability::write(
+        &state.db,
+        &state.durability,
+        switch.get(),
+        switch.knob(&durability::COMMIT_DELAY_US),
+        &write,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(written)))
+}
+
+/// Which acknowledged writes are stored after a crash, and whether the option promised them.
+#[utoipa::path(post, path = "/durability/audit", tag = "durability",
+    request_body(content = AuditRequest, content_type = "application/json"),
+    responses((status = 200, body = Audit), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn durability_audit(
+    State(state): State<AppState>,
+    body: Result<Decoded<AuditRequest>, ApiError>,
+) -> ApiResult<Json<Audit>> {
+    let Decoded(_, request) = body?;
+    let switch = &state.settings.durability;
+    Ok(Json(
+        durability::audit(
+            &state.db,
+            &state.durability,
+            switch.get(),
+            switch.knob(&durability::COMMIT_DELAY_US),
+            &request,
+        )
+        .await?,
+    ))
 }
 
 /// A known path asked with a method it does not take: 405 with the same JSON body as every

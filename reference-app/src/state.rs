@@ -27,6 +27,7 @@ pub struct AppState {
     pub likes: Arc<crate::likes::LikesState>,
     pub feed: Arc<crate::feed::FeedState>,
     pub catalog: Arc<crate::catalog::CatalogState>,
+    pub durability: Arc<crate::durability::DurabilityState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,
 }

@@ -385,6 +385,210 @@ async fn index_lesson(svc: &Svc, postgres: bool) {
     }
 }
 
+const SQLITE_DURABILITY: [&str; 3] = ["rollback-full", "wal-normal", "wal-off"];
+const POSTGRES_DURABILITY: [&str; 3] = ["sync-commit", "async-commit", "group-commit"];
+
+async fn write_durably(svc: &Svc, payload: &str) -> Result<i64, String> {
+    let r = svc
+        .http
+        .post(svc.url("/durability/writes"))
+        .json(&json!({ "payload": payload }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status() != 201 {
+        return Err(format!(
+            "status {}: {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        ));
+    }
+    let body: Value = r.json().await.map_err(|e| e.to_string())?;
+    Ok(body["id"].as_i64().unwrap())
+}
+
+async fn audit(svc: &Svc, ids: &[i64], failure: &str) -> Value {
+    // After a database crash the service's pool reconnects on demand: allow it a moment.
+    for _ in 0..100 {
+        let r = svc
+            .http
+            .post(svc.url("/durability/audit"))
+            .json(&json!({ "ids": ids, "failure": failure }))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            return r.json().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the audit never answered 200");
+}
+
+/// Each option answers correctly and says what it runs with; the other backend's options are
+/// refused.
+async fn durability_lesson(svc: &Svc, postgres: bool) {
+    let (mine, theirs) = if postgres {
+        (POSTGRES_DURABILITY, SQLITE_DURABILITY)
+    } else {
+        (SQLITE_DURABILITY, POSTGRES_DURABILITY)
+    };
+    for other in theirs {
+        let refused = svc.set_refused(json!({ "durability": other })).await;
+        assert!(
+            refused["message"].as_str().unwrap().contains(if postgres {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            }),
+            "{refused}"
+        );
+    }
+    for bad in [
+        json!({ "payload": "" }),
+        json!({ "payload": "a\u{0}b" }),
+        json!({}),
+    ] {
+        let r = svc
+            .http
+            .post(svc.url("/durability/writes"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{bad}: {}", r.status());
+    }
+    for option in mine {
+        svc.set(json!({ "durability": option })).await;
+        let mut ids = Vec::new();
+        let got = delta(
+            svc,
+            &["db_commits_total", "durability_commit_nanoseconds_total"],
+            async {
+                for i in 0..20 {
+                    ids.push(write_durably(svc, &format!("{option} {i}")).await.unwrap());
+                }
+            },
+        )
+        .await;
+        assert_eq!(got[0], 20.0, "{option}: one commit per write");
+        assert!(got[1] > 0.0, "{option}: commit time is counted");
+        let a = audit(svc, &ids, "service-killed").await;
+        assert_eq!(a["checked"], 20, "{a}");
+        assert_eq!(a["missing"], 0, "{option}: {a}");
+        // The settings in force, as the database reports them back.
+        let notes: Value = svc.get_ok("/admin/notes").await.json().await.unwrap();
+        let text = notes.to_string();
+        let expect = match option {
+            "rollback-full" => "journal_mode=delete, synchronous=FULL",
+            "wal-normal" => "journal_mode=wal, synchronous=NORMAL",
+            "wal-off" => "journal_mode=wal, synchronous=OFF",
+            "sync-commit" => "synchronous_commit=on, commit_delay=0",
+            "async-commit" => "synchronous_commit=off",
+            _ => "synchronous_commit=on, commit_delay=1000",
+        };
+        assert!(text.contains(expect), "{option}: {text}");
+        let promised = audit(svc, &[], "os-crash").await;
+        let survives = matches!(option, "rollback-full" | "sync-commit" | "group-commit");
+        assert_eq!(
+            promised["promise"]["survives"], survives,
+            "{option}: {promised}"
+        );
+    }
+}
+
+/// Eight writers running flat out; after `run_for`, `crash` runs while they write, and what
+/// came back acknowledged before it is returned.
+async fn writes_until_crash(
+    http: reqwest::Client,
+    url: String,
+    run_for: std::time::Duration,
+    crash: impl FnOnce(),
+) -> Vec<i64> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (http, url, stop) = (http.clone(), url.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let payload = json!({ "payload": format!("writer {w} write {i}") });
+                    match http.post(&url).json(&payload).send().await {
+                        Ok(r) if r.status() == 201 => {
+                            // An answer cut off by the crash is not an acknowledgement.
+                            if let Ok(body) = r.json::<Value>().await {
+                                acked.push(body["id"].as_i64().unwrap());
+                            }
+                        }
+                        _ => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    tokio::time::sleep(run_for).await;
+    tokio::task::block_in_place(crash);
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.await.unwrap());
+    }
+    acked
+}
+
+/// kill -9 mid-write: every acknowledged row survives under each option that promises it, and
+/// the one that does not promise it (async commit, database killed) is counted, not hidden.
+async fn durability_crashes(svc: &mut Svc, mut postgres: Option<&mut ThrowawayPostgres>) {
+    let options = if postgres.is_some() {
+        POSTGRES_DURABILITY
+    } else {
+        SQLITE_DURABILITY
+    };
+    let run_for = std::time::Duration::from_millis(800);
+    for option in options {
+        svc.set(json!({ "durability": option })).await;
+        let url = svc.url("/durability/writes");
+        let acked =
+            writes_until_crash(svc.http.clone(), url, run_for, || svc.crash_and_restart()).await;
+        assert!(
+            acked.len() > 20,
+            "{option}: only {} writes acknowledged",
+            acked.len()
+        );
+        svc.set(json!({ "durability": option })).await;
+        let a = audit(svc, &acked, "service-killed").await;
+        assert_eq!(a["promise"]["survives"], true, "{a}");
+        assert_eq!(a["missing"], 0, "{option}, service killed: {a}");
+        eprintln!(
+            "{option}, service killed: {} acknowledged, 0 lost",
+            acked.len()
+        );
+
+        if let Some(pg) = postgres.as_deref_mut() {
+            let url = svc.url("/durability/writes");
+            let acked = writes_until_crash(svc.http.clone(), url, run_for, || {
+                pg.crash_and_restart().expect("PostgreSQL restarts")
+            })
+            .await;
+            let a = audit(svc, &acked, "database-killed").await;
+            let promised = option != "async-commit";
+            assert_eq!(a["promise"]["survives"], promised, "{a}");
+            if promised {
+                assert_eq!(a["missing"], 0, "{option}, database killed: {a}");
+            }
+            eprintln!(
+                "{option}, PostgreSQL killed: {} acknowledged, {} lost",
+                acked.len(),
+                a["missing"]
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_lessons_on_sqlite() {
     let redis = ThrowawayRedis::start().expect("redis-server");
@@ -393,6 +597,21 @@ async fn database_lessons_on_sqlite() {
     likes_lesson(&svc).await;
     pagination_lesson(&svc, false).await;
     index_lesson(&svc, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durability_on_sqlite() {
+    let mut svc = Svc::start(None, None, &[]);
+    durability_lesson(&svc, false).await;
+    durability_crashes(&mut svc, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durability_on_postgres() {
+    let mut pg = ThrowawayPostgres::start().expect("PostgreSQL");
+    let mut svc = Svc::start(Some(&pg.url()), None, &[]);
+    durability_lesson(&svc, true).await;
+    durability_crashes(&mut svc, Some(&mut pg)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,52 @@ use crate::process::{ChildGuard, ServiceError, find_program, free_port};
 pub struct ThrowawayPostgres {
     // Field order matters: the server stops before its folder is removed.
     server: ChildGuard,
+    launch: Launch,
     dir: tempfile::TempDir,
     port: u16,
+}
+
+/// How the server is started, kept to start it again after a crash.
+struct Launch {
+    postgres: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    log: PathBuf,
+    port: u16,
+    user: Option<(u32, u32)>,
+}
+
+impl Launch {
+    /// Starts the server and waits until its log says it is ready (again, after a crash: the
+    /// log is appended to, so the ready lines are counted).
+    fn spawn(&self) -> Result<ChildGuard, ServiceError> {
+        const READY: &str = "ready to accept connections";
+        let ready_before = std::fs::read_to_string(&self.log)
+            .map(|t| t.matches(READY).count())
+            .unwrap_or(0);
+        let mut cmd = Command::new(&self.postgres);
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-k",
+            ])
+            .arg(&self.socket_dir)
+            .args(["-c", "max_connections=300"]);
+        if let Some((uid, gid)) = self.user {
+            cmd.uid(uid).gid(gid);
+        }
+        let mut server = ChildGuard::spawn("PostgreSQL", &mut cmd, &self.log, false)?;
+        server.wait_until(Duration::from_secs(60), |s| {
+            std::fs::read_to_string(s.log_path())
+                .map(|t| t.matches(READY).count() > ready_before)
+                .unwrap_or(false)
+        })?;
+        Ok(server)
+    }
 }
 
 /// Debian keeps server binaries out of PATH.
@@ -98,26 +142,31 @@ impl ThrowawayPostgres {
         }
 
         let port = free_port()?;
-        let mut cmd = Command::new(&postgres);
-        cmd.arg("-D")
-            .arg(&data)
-            .args([
-                "-p",
-                &port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-k",
-            ])
-            .arg(dir.path())
-            .args(["-c", "max_connections=300"]);
-        as_user(&mut cmd);
-        let mut server = ChildGuard::spawn("PostgreSQL", &mut cmd, &log, false)?;
-        server.wait_until(Duration::from_secs(60), |s| {
-            std::fs::read_to_string(s.log_path())
-                .map(|t| t.contains("ready to accept connections"))
-                .unwrap_or(false)
-        })?;
-        Ok(ThrowawayPostgres { server, dir, port })
+        let launch = Launch {
+            postgres,
+            data,
+            socket_dir: dir.path().to_path_buf(),
+            log,
+            port,
+            user,
+        };
+        let server = launch.spawn()?;
+        Ok(ThrowawayPostgres {
+            server,
+            launch,
+            dir,
+            port,
+        })
+    }
+
+    /// Kills every process of the server at once with SIGKILL — postmaster, backends, WAL
+    /// writer, checkpointer, as a power cut would stop them, though the kernel keeps its page
+    /// cache — then starts it again on the same data, which runs crash recovery. What an
+    /// acknowledged commit survives this is what `synchronous_commit` promises.
+    pub fn crash_and_restart(&mut self) -> Result<(), ServiceError> {
+        self.server.kill_tree();
+        self.server = self.launch.spawn()?;
+        Ok(())
     }
 
     pub fn port(&self) -> u16 {

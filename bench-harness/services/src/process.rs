@@ -133,6 +133,42 @@ impl ChildGuard {
         }
     }
 
+    /// Kills the child and all its descendants at one instant, as a power cut would stop them
+    /// (the kernel keeps its page cache): each is frozen with SIGSTOP first, so none does any
+    /// more work while the others are being found, then all get SIGKILL. Descendants, not the
+    /// process group: PostgreSQL puts each backend in a session of its own.
+    pub fn kill_tree(&mut self) -> Option<std::process::ExitStatus> {
+        let root = self.child.id() as i32;
+        let signal = |pid: i32, sig: i32| {
+            // SAFETY: kill(2) on our child or one of its descendants.
+            unsafe { libc::kill(pid, sig) };
+        };
+        // Freeze the root first: it can then start no new child while we look.
+        signal(root, libc::SIGSTOP);
+        let mut frozen = vec![root];
+        let mut next = 0;
+        while next < frozen.len() {
+            for child in children_of(frozen[next]) {
+                if !frozen.contains(&child) {
+                    signal(child, libc::SIGSTOP);
+                    frozen.push(child);
+                }
+            }
+            next += 1;
+        }
+        for &pid in &frozen {
+            signal(pid, libc::SIGKILL);
+        }
+        let status = self.child.wait().ok();
+        // The descendants went to init; wait until none still runs (a zombie has released
+        // everything, and in a container init may never reap it).
+        let deadline = Instant::now() + self.grace;
+        while frozen[1..].iter().any(|&p| running(p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        status
+    }
+
     /// Sends `signal` and waits up to the grace period; returns the exit status if it exited.
     pub fn stop_with(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
         if let Ok(Some(status)) = self.child.try_wait() {
@@ -164,6 +200,31 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.stop_with(libc::SIGTERM);
     }
+}
+
+/// `/proc/PID/stat` after the command name (which may hold spaces): `state ppid pgrp ...`.
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn running(pid: i32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|state| state != "Z"))
+}
+
+/// The pids whose parent is `parent`.
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            stat_fields(pid).is_some_and(|f| f.get(1).and_then(|p| p.parse().ok()) == Some(parent))
+        })
+        .collect()
 }
 
 /// Finds a program on PATH or in the given extra folders.

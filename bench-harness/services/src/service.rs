@@ -94,6 +94,12 @@ impl ServiceProcess {
         self.child.log_tail(lines)
     }
 
+    /// SIGKILL, no chance to clean up: what a crashed service leaves behind is what a restart
+    /// on the same data finds.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        self.child.kill_tree()
+    }
+
     /// SIGTERM and wait: the graceful path. Returns the exit status.
     pub fn terminate(&mut self) -> Option<ExitStatus> {
         self.child.stop_with(libc::SIGTERM)

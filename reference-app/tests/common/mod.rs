@@ -14,6 +14,7 @@ pub struct Svc {
     pub http: reqwest::Client,
     /// The PostgreSQL URL it was started with (none: SQLite in its data folder).
     pub database_url: Option<String>,
+    args: Vec<String>,
     data: tempfile::TempDir,
 }
 
@@ -36,8 +37,20 @@ impl Svc {
             process,
             http: reqwest::Client::new(),
             database_url: database_url.map(str::to_string),
+            args,
             data,
         }
+    }
+
+    /// SIGKILL, then the same binary again on the same data folder (a new port).
+    pub fn crash_and_restart(&mut self) {
+        self.process.kill();
+        self.process = ServiceProcess::start(
+            Path::new(env!("CARGO_BIN_EXE_reference-app")),
+            &self.args,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("service did not start again: {e}"));
     }
 
     pub fn data_dir(&self) -> &Path {
