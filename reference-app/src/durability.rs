@@ -345,19 +345,22 @@ pub async fn write(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0);
-    let started = Instant::now();
     // Autocommit: the statement is its own transaction, so when it returns, it is committed
-    // as durably as the option promises.
-    let id: i64 = crate::on_db!(&db, pool => {
-        sqlx::query_scalar(
+    // as durably as the option promises. The clock starts once a connection is ours: the wait
+    // for SQLite's single connection is queueing, not the commit.
+    let (id, commit): (i64, Duration) = crate::on_db!(&db, pool => {
+        let mut conn = pool.acquire().await?;
+        let started = Instant::now();
+        let id = sqlx::query_scalar(
             "INSERT INTO durable_writes (payload, created_at) VALUES ($1, $2) RETURNING id",
         )
         .bind(&w.payload)
         .bind(now)
-        .fetch_one(pool)
-        .await?
+        .fetch_one(&mut *conn)
+        .await?;
+        (id, started.elapsed())
     });
-    metrics::counter!(names::DURABILITY_COMMIT_NS).increment(started.elapsed().as_nanos() as u64);
+    metrics::counter!(names::DURABILITY_COMMIT_NS).increment(commit.as_nanos() as u64);
     metrics::counter!(names::DB_STATEMENTS).increment(1);
     metrics::counter!(names::DB_COMMITS).increment(1);
     Ok(Written {

@@ -284,6 +284,58 @@ fn pagination_on_postgres() {
     pagination(&["--db", "postgres"]);
 }
 
+/// The durability lab kills the service (and PostgreSQL) mid-write before measuring: every
+/// acknowledged write survives where the variant promises it, the report says so in every
+/// form, and the commit time per request tells the settings apart.
+fn durability(extra: &[&str]) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let doc = run_lab_in("durability", extra, out.path());
+    let checks = doc["lab"]["crash_checks"].as_array().unwrap();
+    let postgres = extra.contains(&"postgres");
+    assert_eq!(checks.len(), if postgres { 6 } else { 3 }, "{checks:?}");
+    for c in checks {
+        assert!(c["acknowledged"].as_u64().unwrap() > 0, "{c}");
+        if c["promised"].as_bool().unwrap() {
+            assert_eq!(c["lost"], 0, "a promise broken: {c}");
+        }
+        // Only async commit on a killed server may lose acknowledged writes; it says so.
+        let unpromised = c["variant"] == "async-commit" && c["failure"] == "database-killed";
+        assert_eq!(c["promised"].as_bool().unwrap(), !unpromised, "{c}");
+    }
+    let md = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    for form in [&md, &html] {
+        assert!(form.contains("Crash check: acknowledged writes after kill -9"));
+    }
+    assert!(
+        doc["variants"][0]["notes"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(if postgres {
+                "synchronous_commit=on"
+            } else {
+                "journal_mode=delete, synchronous=FULL"
+            })
+    );
+    doc
+}
+
+#[test]
+fn durability_on_sqlite() {
+    let doc = durability(&[]);
+    // Each variant writes its own file, in the journal mode it names.
+    let settings = doc["variants"][1]["notes"][0]["text"].as_str().unwrap();
+    assert!(
+        settings.contains("journal_mode=wal, synchronous=NORMAL"),
+        "{settings}"
+    );
+}
+
+#[test]
+fn durability_on_postgres() {
+    durability(&["--db", "postgres"]);
+}
+
 /// The index lab's reports carry each variant's query plan, from the service, in every form.
 fn index(extra: &[&str]) {
     let out = tempfile::tempdir().unwrap();

@@ -66,7 +66,7 @@ pub async fn execute(
         not_ready: &outcome.not_ready,
         stop: Some(outcome.stop),
     });
-    let judged = judge(&thresholds, &analysis, saved.as_ref());
+    let judged = judge(&thresholds, &analysis, saved.as_ref(), info.lab.as_ref());
     let against_saved = saved.as_ref().map(|b| b.compare(&analysis));
     let to_save = output
         .save_baseline
@@ -163,7 +163,7 @@ pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
         not_ready: &header.not_ready,
         stop: Some(meta.rounds.stop_reason),
     });
-    let judged = judge(&thresholds, &analysis, None);
+    let judged = judge(&thresholds, &analysis, None, meta.lab.as_ref());
     let dir = args.out.clone().unwrap_or_else(|| {
         perflab_report::default_dir(Path::new("reports"), &meta.name, &now_rfc3339())
     });
@@ -258,6 +258,7 @@ fn judge(
     thresholds: &[Threshold],
     analysis: &Analysis,
     saved: Option<&Baseline>,
+    lab: Option<&perflab_report::LabInfo>,
 ) -> Vec<ThresholdResult> {
     let mut results: Vec<ThresholdResult> = thresholds
         .iter()
@@ -267,6 +268,19 @@ fn judge(
     results.extend(perflab_analysis::correctness::failed_checks(
         &analysis.wrong,
     ));
+    // So does a broken durability promise: an acknowledged write gone after a crash that the
+    // variant says it survives.
+    results.extend(lab.iter().flat_map(|l| &l.crash_checks).filter(|c| c.broken()).map(|c| {
+        ThresholdResult {
+            expression: format!("{}: acknowledged writes survive ({})", c.variant, c.failure),
+            passed: false,
+            outcome: perflab_analysis::thresholds::Outcome::Failed,
+            detail: format!(
+                "{} of {} acknowledged writes lost, though the variant promises they survive: {}",
+                c.lost, c.acknowledged, c.why
+            ),
+        }
+    }));
     results
 }
 

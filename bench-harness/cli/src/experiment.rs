@@ -159,7 +159,7 @@ pub fn block_order(n: usize, seed: u64, block: u32) -> Vec<usize> {
     order
 }
 
-async fn admin_request(
+pub(crate) async fn admin_request(
     target: &Target,
     method: hyper::Method,
     path: &str,

@@ -13,6 +13,7 @@
 pub mod build;
 pub mod cache;
 pub mod convert;
+pub mod crash;
 pub mod defaults;
 pub mod host;
 pub mod instance;

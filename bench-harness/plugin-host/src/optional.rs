@@ -1,4 +1,4 @@
-//! Optional exports (`lessons`, `defaults`): interfaces added within 0.1.0, looked up by name
+//! Optional exports (`lessons`, `defaults`, `crash-check`): interfaces added within 0.1.0, looked up by name
 //! on a fresh instance, so a component built without them loads and runs exactly as before.
 
 use wasmtime::Store;

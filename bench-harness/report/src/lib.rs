@@ -128,6 +128,61 @@ pub struct LabInfo {
     pub prediction: Option<String>,
     /// The lab's explanation of the outcomes this run had (labs that export `lessons`).
     pub lessons: Vec<Lesson>,
+    /// Acknowledged writes counted after a kill -9 mid-write (labs that export `crash-check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crash_checks: Vec<CrashCheck>,
+}
+
+/// One variant, one failure: writers ran, the service (or its database) was killed with
+/// SIGKILL while they wrote, started again on the same data, and the writes it had
+/// acknowledged were looked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrashCheck {
+    pub variant: String,
+    pub failure: CrashFailure,
+    /// Writes answered 2xx with an id before the kill.
+    pub acknowledged: u64,
+    /// Of those, how many the restarted service does not have.
+    pub lost: u64,
+    /// The first few lost ids.
+    pub lost_ids: Vec<i64>,
+    /// Whether the variant promises that acknowledged writes survive this failure, and why
+    /// (the service's own statement, from the audit).
+    pub promised: bool,
+    pub why: String,
+}
+
+impl CrashCheck {
+    /// A write acknowledged under a promise, and gone: the run fails.
+    pub fn broken(&self) -> bool {
+        self.promised && self.lost > 0
+    }
+
+    /// One word for tables: kept, lost (as promised it might be), or BROKEN.
+    pub fn outcome(&self) -> &'static str {
+        match (self.lost, self.promised) {
+            (0, _) => "all kept",
+            (_, false) => "lost (not promised)",
+            (_, true) => "BROKEN PROMISE",
+        }
+    }
+}
+
+/// What the crash check killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashFailure {
+    ServiceKilled,
+    DatabaseKilled,
+}
+
+impl std::fmt::Display for CrashFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CrashFailure::ServiceKilled => "service killed (SIGKILL)",
+            CrashFailure::DatabaseKilled => "database server killed (SIGKILL)",
+        })
+    }
 }
 
 /// A lab's explanation of one headline verdict.

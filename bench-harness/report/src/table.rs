@@ -117,6 +117,71 @@ pub fn details(r: &Report) -> Vec<(&'static str, Table)> {
     .collect()
 }
 
+/// The crash check (labs that export `crash-check`): per variant and failure, the writes
+/// acknowledged before the kill and those missing after the restart.
+pub const CRASH_TITLE: &str = "Crash check: acknowledged writes after kill -9";
+
+pub fn crash_checks(r: &Report) -> Option<Table> {
+    let checks = &r.lab.as_ref()?.crash_checks;
+    if checks.is_empty() {
+        return None;
+    }
+    Some(Table {
+        header: [
+            "variant",
+            "killed",
+            "acknowledged",
+            "lost",
+            "promised",
+            "outcome",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: checks
+            .iter()
+            .map(|c| {
+                vec![
+                    c.variant.clone(),
+                    match c.failure {
+                        crate::CrashFailure::ServiceKilled => "service".into(),
+                        crate::CrashFailure::DatabaseKilled => "database".into(),
+                    },
+                    c.acknowledged.to_string(),
+                    c.lost.to_string(),
+                    if c.promised { "survives" } else { "no" }.into(),
+                    c.outcome().into(),
+                ]
+            })
+            .collect(),
+    })
+}
+
+/// Under the crash table: what was promised and why, once per distinct statement, with the
+/// variants it is about.
+pub fn crash_promises(r: &Report) -> Vec<String> {
+    let mut lines: Vec<(String, Vec<&str>)> = Vec::new();
+    for c in r.lab.iter().flat_map(|l| &l.crash_checks) {
+        let text = format!(
+            "{}: {} — {}",
+            c.failure,
+            if c.promised {
+                "promised to survive"
+            } else {
+                "not promised"
+            },
+            c.why
+        );
+        match lines.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, variants)) => variants.push(&c.variant),
+            None => lines.push((text, vec![&c.variant])),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(text, variants)| format!("{}, {text}", variants.join(", ")))
+        .collect()
+}
+
 /// Counters worth showing: those that are non-zero for some variant, per request.
 pub fn counters(r: &Report) -> Option<Table> {
     let mut names: Vec<&String> = r

@@ -21,7 +21,7 @@
 //! in a `Cell` or `RefCell`.
 
 // With the `lessons` feature the component also exports `lessons` (see `Lessons`); with
-// `defaults`, also `defaults` (see `Defaults`).
+// `defaults`, also `defaults` (see `Defaults`); with `crash-check`, also `crash-check`.
 #[cfg(not(feature = "lessons"))]
 wit_bindgen::generate!({
     world: "experiment",
@@ -39,7 +39,7 @@ wit_bindgen::generate!({
     default_bindings_module: "perflab_plugin",
 });
 
-#[cfg(feature = "defaults")]
+#[cfg(all(feature = "defaults", not(feature = "crash-check")))]
 wit_bindgen::generate!({
     world: "experiment-with-defaults",
     path: "../wit",
@@ -47,6 +47,21 @@ wit_bindgen::generate!({
     export_macro_name: "export",
     default_bindings_module: "perflab_plugin",
 });
+
+#[cfg(feature = "crash-check")]
+wit_bindgen::generate!({
+    world: "experiment-with-crash-check",
+    path: "../wit",
+    pub_export_macro: true,
+    export_macro_name: "export",
+    default_bindings_module: "perflab_plugin",
+});
+
+/// The crash check (feature `crash-check`): `plan` returning `Some(CrashPlan { .. })` makes
+/// the harness kill the service (or its database) mid-write for every variant and count the
+/// acknowledged writes that survived.
+#[cfg(feature = "crash-check")]
+pub use exports::perflab::experiment::crash_check::{CrashPlan, Failure, Guest as CrashCheck};
 
 /// What the lab turns on by default (feature `defaults`): `profile_hz` returning `Some(99)`
 /// profiles the service in every run of the lab unless the user says `--no-profile`.

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod convert;
+mod crash;
 mod prompt;
 mod services;
 
@@ -56,7 +57,12 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let mut env = environment::capture(args.load.seed, args.load.threads);
     // Everything started here is stopped when `services` is dropped, whatever happens below.
-    let services = LabServices::start(&desc, &args, &root, &report_dir, &mut env)?;
+    let mut services = LabServices::start(&desc, &args, &root, &report_dir, &mut env)?;
+    // Before the measured rounds: the service comes back from a crash, or the lab stops here.
+    let crash_checks = match plugin.crash_plan(&params)? {
+        Some(plan) => crash::run(&plan, &desc.variants, &mut services, &cancel).await?,
+        None => Vec::new(),
+    };
 
     let (target, _) = Target::resolve(&services.base_url, false).await?;
     let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
@@ -110,6 +116,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
             database: args.db.name().to_string(),
             prediction,
             lessons: Vec::new(),
+            crash_checks,
         }),
         environment: env,
         thresholds: desc.thresholds.iter().map(convert::threshold).collect(),

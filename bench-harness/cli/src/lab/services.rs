@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use perflab_plugin_host::crash::Failure;
 use perflab_plugin_host::wit;
 use perflab_report::Environment;
 use perflab_services::ServiceError;
@@ -19,10 +20,18 @@ pub struct LabServices {
     /// The service's base URL (`http://127.0.0.1:PORT`, or `--target`).
     pub base_url: String,
     // Field order is drop order: the service stops before the servers it uses.
-    _service: Option<ServiceProcess>,
+    service: Option<OwnService>,
     _redis: Option<ThrowawayRedis>,
-    _postgres: Option<ThrowawayPostgres>,
+    postgres: Option<ThrowawayPostgres>,
     _data_dir: tempfile::TempDir,
+}
+
+/// The reference service we started, and how, to start it again after a crash.
+struct OwnService {
+    process: ServiceProcess,
+    binary: std::path::PathBuf,
+    args: Vec<String>,
+    log: std::path::PathBuf,
 }
 
 impl LabServices {
@@ -74,13 +83,16 @@ impl LabServices {
                 if let Some(r) = &redis {
                     service_args.extend(["--redis-url".into(), r.url()]);
                 }
-                let svc = ServiceProcess::start(
-                    &binary,
-                    &service_args,
-                    Some(&report_dir.join("service.log")),
-                )?;
-                let url = svc.base_url().to_string();
-                (Some(svc), url)
+                let log = report_dir.join("service.log");
+                let process = ServiceProcess::start(&binary, &service_args, Some(&log))?;
+                let url = process.base_url().to_string();
+                let own = OwnService {
+                    process,
+                    binary,
+                    args: service_args,
+                    log,
+                };
+                (Some(own), url)
             }
         };
         if needs(wit::Need::FsyncProbe) {
@@ -100,11 +112,49 @@ impl LabServices {
         }
         Ok(LabServices {
             base_url,
-            _service: service,
+            service,
             _redis: redis,
-            _postgres: postgres,
+            postgres,
             _data_dir: data_dir,
         })
+    }
+
+    /// Why `failure` cannot be staged here, if it cannot: only what we started is ours to kill.
+    pub fn cannot_crash(&self, failure: Failure) -> Option<&'static str> {
+        match failure {
+            Failure::ServiceKilled if self.service.is_none() => {
+                Some("the service is --target's, not one perflab started")
+            }
+            Failure::DatabaseKilled if self.postgres.is_none() => Some(
+                "there is no database server of perflab's to kill (SQLite lives in the service; \
+                 --db-url is someone else's)",
+            ),
+            _ => None,
+        }
+    }
+
+    /// Kills the service with SIGKILL and starts it again on the same data folder (on a new
+    /// port: `base_url` changes). Its switches are back at their defaults.
+    pub fn crash_service(&mut self) -> anyhow::Result<()> {
+        let own = self
+            .service
+            .as_mut()
+            .context("no service of ours to crash")?;
+        own.process.kill();
+        own.process = ServiceProcess::start(&own.binary, &own.args, Some(&own.log))
+            .context("starting the service again after killing it")?;
+        self.base_url = own.process.base_url().to_string();
+        Ok(())
+    }
+
+    /// Kills every process of the throwaway PostgreSQL at one instant and starts it again on
+    /// the same data (crash recovery). The service keeps running; its pools reconnect.
+    pub fn crash_database(&mut self) -> anyhow::Result<()> {
+        self.postgres
+            .as_mut()
+            .context("no PostgreSQL of ours to crash")?
+            .crash_and_restart()
+            .context("starting PostgreSQL again after killing it")
     }
 }
 

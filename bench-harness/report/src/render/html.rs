@@ -473,6 +473,15 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
         }
         body.push_str("</ul>");
     }
+    if let Some(t) = table::crash_checks(r) {
+        body.push_str(&format!("<h2>{}</h2>", esc(table::CRASH_TITLE)));
+        layout(&t, &mut body);
+        body.push_str("<ul>");
+        for line in table::crash_promises(r) {
+            body.push_str(&format!("<li>{}</li>", esc(&line)));
+        }
+        body.push_str("</ul>");
+    }
     if r.variants.iter().any(|v| !v.notes.is_empty()) {
         body.push_str("<h2>What the service said about each variant</h2>");
         for v in &r.variants {

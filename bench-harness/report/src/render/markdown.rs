@@ -112,6 +112,14 @@ pub fn render(r: &Report) -> String {
             md.push_str(&format!("- {line}\n"));
         }
     }
+    if let Some(t) = table::crash_checks(r) {
+        md.push_str(&format!("\n## {}\n\n", table::CRASH_TITLE));
+        layout(&t, &mut md);
+        md.push('\n');
+        for line in table::crash_promises(r) {
+            md.push_str(&format!("- {line}\n"));
+        }
+    }
     if r.variants.iter().any(|v| !v.notes.is_empty()) {
         md.push_str("\n## What the service said about each variant\n");
         for v in &r.variants {

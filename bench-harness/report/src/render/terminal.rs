@@ -71,6 +71,13 @@ pub fn render(r: &Report) -> String {
         }
         out.push_str(&format!("  {}\n", words::PROFILE_NOTE));
     }
+    if let Some(t) = table::crash_checks(r) {
+        out.push_str(&format!("\n  {}:\n", table::CRASH_TITLE.to_lowercase()));
+        layout(&t, &mut out);
+        for line in table::crash_promises(r) {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
     for v in r.variants.iter().filter(|v| !v.notes.is_empty()) {
         for n in &v.notes {
             out.push_str(&format!(
