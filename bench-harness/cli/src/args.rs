@@ -296,8 +296,14 @@ pub struct LabArgs {
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Measure this running service instead of starting the reference service.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "data_dir")]
     pub target: Option<String>,
+    /// Keep the service's data folder (its SQLite databases and generated data sets) here
+    /// instead of in a fresh temporary folder: a later run with the same folder reuses data
+    /// sets whose fingerprint still matches (pagination's 500 000 posts, the index lab's
+    /// catalog). Created if missing. With --db postgres the cluster is still a throwaway one.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Load this component file instead of building the lab's plugin.
     #[arg(long)]
     pub plugin: Option<PathBuf>,

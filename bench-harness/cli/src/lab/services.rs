@@ -23,7 +23,22 @@ pub struct LabServices {
     service: Option<OwnService>,
     _redis: Option<ThrowawayRedis>,
     postgres: Option<ThrowawayPostgres>,
-    _data_dir: tempfile::TempDir,
+    _data_dir: DataDir,
+}
+
+/// The service's data folder: a temporary one (removed at the end), or the user's `--data-dir`.
+enum DataDir {
+    Temporary(tempfile::TempDir),
+    Kept(std::path::PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Temporary(t) => t.path(),
+            DataDir::Kept(p) => p,
+        }
+    }
 }
 
 /// The reference service we started, and how, to start it again after a crash.
@@ -44,10 +59,22 @@ impl LabServices {
         env: &mut Environment,
     ) -> anyhow::Result<LabServices> {
         let needs = |n: wit::Need| desc.needs.contains(&n);
-        let data_dir = tempfile::Builder::new()
-            .prefix("perflab-data-")
-            .tempdir()
-            .context("creating the service's data folder")?;
+        let data_dir = match &args.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating --data-dir {}", dir.display()))?;
+                DataDir::Kept(
+                    dir.canonicalize()
+                        .with_context(|| format!("resolving --data-dir {}", dir.display()))?,
+                )
+            }
+            None => DataDir::Temporary(
+                tempfile::Builder::new()
+                    .prefix("perflab-data-")
+                    .tempdir()
+                    .context("creating the service's data folder")?,
+            ),
+        };
         let own_service = args.target.is_none();
         let postgres = if args.db == Database::Postgres && args.db_url.is_none() && own_service {
             eprintln!("perflab: starting a throwaway PostgreSQL cluster");
