@@ -268,10 +268,18 @@ fn judge(
     results.extend(perflab_analysis::correctness::failed_checks(
         &analysis.wrong,
     ));
-    // So does a broken durability promise: an acknowledged write gone after a crash that the
-    // variant says it survives.
-    results.extend(lab.iter().flat_map(|l| &l.crash_checks).filter(|c| c.broken()).map(|c| {
-        ThresholdResult {
+    // So does a broken durability promise.
+    results.extend(lab.map(broken_promises).unwrap_or_default());
+    results
+}
+
+/// An acknowledged write gone after a crash that the variant says it survives: a failed check,
+/// as a threshold would fail. A loss the variant never promised is reported, not failed.
+fn broken_promises(lab: &perflab_report::LabInfo) -> Vec<ThresholdResult> {
+    lab.crash_checks
+        .iter()
+        .filter(|c| c.broken())
+        .map(|c| ThresholdResult {
             expression: format!("{}: acknowledged writes survive ({})", c.variant, c.failure),
             passed: false,
             outcome: perflab_analysis::thresholds::Outcome::Failed,
@@ -279,9 +287,8 @@ fn judge(
                 "{} of {} acknowledged writes lost, though the variant promises they survive: {}",
                 c.lost, c.acknowledged, c.why
             ),
-        }
-    }));
-    results
+        })
+        .collect()
 }
 
 fn save_baseline(report: &Report, baseline: &Baseline, dir: &Path) -> anyhow::Result<()> {
@@ -300,4 +307,45 @@ fn save_baseline(report: &Report, baseline: &Baseline, dir: &Path) -> anyhow::Re
 fn print_files(files: &[PathBuf]) {
     let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     println!("\nreport: {}", shown.join("  "));
+}
+
+#[cfg(test)]
+mod crash_check_tests {
+    use perflab_report::{CrashCheck, CrashFailure, LabInfo};
+
+    fn check(variant: &str, promised: bool, lost: u64) -> CrashCheck {
+        CrashCheck {
+            variant: variant.into(),
+            failure: CrashFailure::DatabaseKilled,
+            acknowledged: 100,
+            lost,
+            lost_ids: Vec::new(),
+            promised,
+            why: "because".into(),
+        }
+    }
+
+    #[test]
+    fn only_a_loss_under_a_promise_fails_the_run() {
+        let lab = LabInfo {
+            summary: String::new(),
+            hypothesis: String::new(),
+            prediction_prompt: String::new(),
+            explanation: String::new(),
+            database: "postgres".into(),
+            prediction: None,
+            lessons: Vec::new(),
+            crash_checks: vec![
+                check("kept", true, 0),
+                check("not-promised", false, 27),
+                check("broken", true, 3),
+            ],
+        };
+        let failed = super::broken_promises(&lab);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(failed[0].expression.starts_with("broken:"), "{failed:?}");
+        assert!(!failed[0].passed);
+        assert!(failed[0].detail.contains("3 of 100"), "{failed:?}");
+        assert_eq!(lab.crash_checks[1].outcome(), "lost (not promised)");
+    }
 }
