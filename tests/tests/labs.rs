@@ -466,6 +466,59 @@ fn interrupted_lab_leaves_nothing_behind(signal: i32) {
     assert!(files.is_empty(), "left in the temp dir: {files:?}");
 }
 
+/// `--link`: Redis behind a network namespace and a shaped veth pair. The report says which
+/// link the run had, and an interrupted run leaves no namespace (nor its interfaces) behind.
+#[test]
+fn a_run_over_a_slow_link_states_it_and_leaves_no_namespace() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = perflab()
+        .args([
+            "lab",
+            "client-pooling",
+            "--param",
+            "client=redis",
+            "--link",
+            "delay=1ms",
+            "--no-prompt",
+            "-q",
+            "--duration",
+            "60s",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .spawn()
+        .unwrap();
+    let namespace = format!("perflab-{}-", child.id());
+    let namespaces = || {
+        let list = std::process::Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&list.stdout).into_owned()
+    };
+    let started = Instant::now();
+    while !out.path().join("service.log").is_file() && started.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(namespaces().contains(&namespace), "no namespace: {}", namespaces());
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let doc = validate_report(&out.path().join("report.json"));
+    let link = doc["environment"]["link"].as_str().unwrap_or_default();
+    assert!(link.contains("1.000 ms each way"), "{link:?}");
+    assert!(!namespaces().contains(&namespace), "left behind: {}", namespaces());
+    let interfaces = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    let interfaces = String::from_utf8_lossy(&interfaces.stdout).into_owned();
+    let veth = format!("pl{}h", child.id() % 10_000_000);
+    assert!(!interfaces.contains(&veth), "left behind: {interfaces}");
+}
+
 #[test]
 fn a_new_lab_builds_and_runs_at_once() {
     // A scratch checkout: empty labs/, the real plugins/ and target/ (so the SDK is built once).

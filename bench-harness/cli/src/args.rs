@@ -304,6 +304,11 @@ pub struct LabArgs {
     /// catalog). Created if missing. With --db postgres the cluster is still a throwaway one.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Put the lab's Redis behind a real slow link: a network namespace joined by a veth pair
+    /// with `tc netem` on both ends, e.g. `delay=5ms` (each way), `delay=2ms,rate=100mbit,loss=0.1%`.
+    /// Needs root (or CAP_NET_ADMIN); removed when the run ends.
+    #[arg(long, value_name = "SPEC", conflicts_with = "target")]
+    pub link: Option<perflab_services::link::LinkSpec>,
     /// Load this component file instead of building the lab's plugin.
     #[arg(long)]
     pub plugin: Option<PathBuf>,

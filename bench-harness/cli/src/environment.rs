@@ -110,6 +110,7 @@ pub fn capture(seed: u64, load_threads: usize) -> Environment {
         loadavg_end: 0.0,
         steal_percent: None,
         fsync_ms: None,
+        link: None,
     }
 }
 

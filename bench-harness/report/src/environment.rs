@@ -19,6 +19,10 @@ pub struct Environment {
     /// Share of CPU time stolen by the hypervisor during the run, in percent.
     pub steal_percent: Option<f64>,
     pub fsync_ms: Option<FsyncProbe>,
+    /// The network between the service and the servers it calls, when a run put them behind a
+    /// slow link (`--link`); none: loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// fsync latency of the disk a write lab writes to: it dominates such labs and varies 100×

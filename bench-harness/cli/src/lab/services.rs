@@ -9,6 +9,7 @@ use perflab_plugin_host::crash::Failure;
 use perflab_plugin_host::wit;
 use perflab_report::Environment;
 use perflab_services::ServiceError;
+use perflab_services::link::SlowLink;
 use perflab_services::postgres::ThrowawayPostgres;
 use perflab_services::redis::ThrowawayRedis;
 use perflab_services::service::{ServiceProcess, locate_binary};
@@ -22,6 +23,8 @@ pub struct LabServices {
     // Field order is drop order: the service stops before the servers it uses.
     service: Option<OwnService>,
     _redis: Option<ThrowawayRedis>,
+    // After the Redis inside it: a namespace lives on while a process is in it.
+    _link: Option<SlowLink>,
     postgres: Option<ThrowawayPostgres>,
     _data_dir: DataDir,
 }
@@ -86,8 +89,26 @@ impl LabServices {
         } else {
             None
         };
+        let link = match &args.link {
+            Some(_) if !needs(wit::Need::Redis) => anyhow::bail!(
+                "--link puts the lab's Redis behind a slow link, and lab {} does not use Redis",
+                desc.name
+            ),
+            Some(spec) => {
+                let link = SlowLink::create(spec).context("creating the slow link (--link)")?;
+                eprintln!("perflab: Redis behind a slow link: {link}");
+                env.link = Some(link.to_string());
+                Some(link)
+            }
+            None => None,
+        };
         let redis = if needs(wit::Need::Redis) && own_service {
-            Some(installing_if_missing(root, "redis", ThrowawayRedis::start)?)
+            Some(match &link {
+                Some(link) => {
+                    installing_if_missing(root, "redis", || ThrowawayRedis::start_behind(link))?
+                }
+                None => installing_if_missing(root, "redis", ThrowawayRedis::start)?,
+            })
         } else {
             None
         };
@@ -141,6 +162,7 @@ impl LabServices {
             base_url,
             service,
             _redis: redis,
+            _link: link,
             postgres,
             _data_dir: data_dir,
         })

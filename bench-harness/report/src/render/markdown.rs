@@ -54,6 +54,10 @@ pub fn environment_rows(r: &Report) -> Vec<(&'static str, String)> {
                 })
                 .unwrap_or_else(|| "not probed".into()),
         ),
+        (
+            "link to Redis",
+            e.link.clone().unwrap_or_else(|| "loopback".into()),
+        ),
         ("command", e.command_line.join(" ")),
         ("seed", e.seed.to_string()),
     ]
