@@ -55,6 +55,8 @@ pub async fn notes(State(state): State<AppState>) -> ApiResult<Json<Notes>> {
         )
         .await?,
     );
+    notes.extend(state.orders.note());
+    notes.extend(state.feed.note());
     let notes = notes
         .into_iter()
         .map(|(title, text)| Note { title, text })

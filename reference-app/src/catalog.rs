@@ -187,6 +187,7 @@ pub async fn notes(
     if !state.products.in_use() {
         return Ok(Vec::new());
     }
+    let data_set = state.products.note("catalog");
     let table = kind.table();
     let sql = newest_sql(kind);
     let (plan_title, plan, indexes) = match db {
@@ -237,13 +238,16 @@ pub async fn notes(
     } else {
         indexes.join("\n")
     };
-    Ok(vec![
+    Ok([
         (
             format!("{plan_title} of the newest 20 in category 1"),
             format!("{sql}\n\n{plan}"),
         ),
         (format!("indexes of {table}"), indexes),
-    ])
+    ]
+    .into_iter()
+    .chain(data_set)
+    .collect())
 }
 
 /// The generated catalog: the same rows in each table.

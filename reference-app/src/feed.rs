@@ -79,6 +79,13 @@ pub struct FeedState {
     posts: Generated,
 }
 
+impl FeedState {
+    /// The feed's size and where it came from, once a page has been asked for.
+    pub fn note(&self) -> Option<(String, String)> {
+        self.posts.note("feed")
+    }
+}
+
 pub async fn page(
     db: &Db,
     state: &FeedState,

@@ -82,6 +82,13 @@ pub struct OrdersState {
     items: Arc<Loader<Vec<Item>>>,
 }
 
+impl OrdersState {
+    /// The orders' size and where they came from, once a page has been asked for.
+    pub fn note(&self) -> Option<(String, String)> {
+        self.loaded.note("orders")
+    }
+}
+
 /// Page `page` (0 = the newest) of `limit` orders, newest first, with their customers and
 /// items.
 pub async fn latest(

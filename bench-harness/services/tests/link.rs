@@ -62,7 +62,10 @@ fn a_slow_link_delays_both_ways_and_leaves_nothing_behind() {
         each.push(t.elapsed());
     }
     eprintln!("handshake + PING {took:?}; PINGs {each:?}");
-    assert!(each.iter().all(|t| *t >= Duration::from_millis(39)), "{each:?}");
+    assert!(
+        each.iter().all(|t| *t >= Duration::from_millis(39)),
+        "{each:?}"
+    );
     assert!(
         took >= Duration::from_millis(78),
         "handshake + PING took {took:?} over a 2 × 20 ms link"
