@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use perflab_services::link::{self, LinkSpec, SlowLink};
 use perflab_services::redis::ThrowawayRedis;
 
+/// The two tests run one at a time: making a link sweeps stale namespaces, which would take
+/// the other test's planted one away before it looks.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn interfaces() -> String {
     let out = std::process::Command::new("ip")
         .args(["-o", "link", "show"])
@@ -19,6 +23,7 @@ fn interfaces() -> String {
 
 #[test]
 fn a_slow_link_delays_both_ways_and_leaves_nothing_behind() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let spec: LinkSpec = "delay=20ms".parse().unwrap();
     let link = match SlowLink::create(&spec) {
         Ok(link) => link,
@@ -93,6 +98,7 @@ fn a_slow_link_delays_both_ways_and_leaves_nothing_behind() {
 
 #[test]
 fn a_namespace_left_by_a_dead_harness_is_swept() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Above the kernel's largest pid (2^22): no live process can own it.
     let name = format!("perflab-{}-0", (1u32 << 22) + 7);
     let made = std::process::Command::new("ip")
