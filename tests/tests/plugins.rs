@@ -152,6 +152,31 @@ fn a_trap_re_instantiates_and_the_next_call_works() {
     );
 }
 
+/// The optional crash plan is checked like everything else a plugin returns: out of bounds, a
+/// hang or a panic is a clear error naming the call, never a crash check that runs away.
+#[test]
+fn a_hostile_crash_plan_is_refused_with_the_reason() {
+    let host = PluginHost::new(PluginLimits {
+        setup_deadline: Duration::from_secs(1),
+        ..limits()
+    })
+    .unwrap();
+    let plugin = host.load(&fixture("bad-plugin")).unwrap();
+    let plan = |mode: &str| {
+        let (_, params) = describe_with_params(&plugin, &[format!("mode={mode}")], &[]).unwrap();
+        plugin.crash_plan(&params)
+    };
+    assert!(plan("ok").unwrap().is_none(), "no plan: no crash check");
+    for (mode, says) in [
+        ("crash-plan-bad", "writers is 100000"),
+        ("crash-plan-loop", "crash-check.plan"),
+        ("crash-plan-panic", "fixture panic in crash-check.plan"),
+    ] {
+        let err = plan(mode).expect_err(mode).to_string();
+        assert!(err.contains(says), "{mode}: {err}");
+    }
+}
+
 #[test]
 fn the_python_example_runs_in_the_same_host() {
     let lab = root().join("labs/python-example/plugin-py");
