@@ -20,6 +20,7 @@ pub mod correctness;
 pub mod input;
 pub mod metric;
 pub mod profile;
+pub mod scaling;
 pub mod stats;
 pub mod summary;
 pub mod thresholds;
