@@ -9,6 +9,8 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_USERS: usize = 10_000;
 /// Rows in one bulk insert.
 pub const MAX_ROWS_PER_REQUEST: usize = 100_000;
+/// Ids one `POST /durability/audit` may check (a crash check writes for a second or two).
+pub const MAX_AUDIT_IDS: usize = 1_000_000;
 /// Tags on one user record.
 pub const MAX_TAGS: usize = 16;
 
@@ -58,6 +60,13 @@ pub mod bounded {
     /// `tags` of a user record.
     pub fn tags<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
         at_most::<{ super::MAX_TAGS }, D, T>(d)
+    }
+
+    /// The ids of `POST /durability/audit`.
+    pub fn audit_ids<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Vec<T>, D::Error> {
+        at_most::<{ super::MAX_AUDIT_IDS }, D, T>(d)
     }
 
     /// The users of `POST /codec/users`.

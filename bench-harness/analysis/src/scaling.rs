@@ -26,6 +26,12 @@ pub enum ScalingError {
     TooFewPoints { needed: usize, got: usize },
     #[error("throughput must be positive and finite at every point; {0} is not")]
     BadThroughput(f64),
+    #[error("concurrency must be a finite number ≥ 1 at every point; {0} is not")]
+    BadConcurrency(f64),
+    #[error(
+        "a fit needs 0 < confidence < 1 and at least one resample (got {confidence}, {resamples})"
+    )]
+    BadSettings { confidence: f64, resamples: usize },
 }
 
 /// A USL fit with bootstrap intervals.
@@ -124,6 +130,15 @@ pub fn fit_usl(
     resamples: usize,
     seed: u64,
 ) -> Result<UslFit, ScalingError> {
+    if !(confidence > 0.0 && confidence < 1.0) || resamples == 0 {
+        return Err(ScalingError::BadSettings {
+            confidence,
+            resamples,
+        });
+    }
+    if let Some(&(bad, _)) = points.iter().find(|(n, _)| !(n.is_finite() && *n >= 1.0)) {
+        return Err(ScalingError::BadConcurrency(bad));
+    }
     if let Some(&(_, bad)) = points.iter().find(|(_, x)| !(x.is_finite() && *x > 0.0)) {
         return Err(ScalingError::BadThroughput(bad));
     }
@@ -195,9 +210,14 @@ pub fn fit_usl(
 
 /// The knee of an increasing, convex curve (latency against load): the index of the point
 /// farthest below the chord from the first point to the last, after normalising both axes.
-/// `None` with fewer than three points, or when the curve never bends upwards.
+/// `None` with fewer than three points, points not in increasing x order, or a curve that
+/// never bends upwards.
 pub fn knee(points: &[(f64, f64)]) -> Option<usize> {
-    if points.len() < 3 {
+    if points.len() < 3
+        || points
+            .windows(2)
+            .any(|w| w[1].0.partial_cmp(&w[0].0) != Some(std::cmp::Ordering::Greater))
+    {
         return None;
     }
     let (x0, x1) = (points[0].0, points[points.len() - 1].0);
@@ -300,6 +320,24 @@ mod tests {
             fit_usl(&[(1.0, 1.0), (2.0, 0.0), (4.0, 2.0)], 0.95, 10, 1),
             Err(ScalingError::BadThroughput(_))
         ));
+        let fine = [(1.0, 1.0), (2.0, 1.8), (4.0, 3.0)];
+        assert!(matches!(
+            fit_usl(&[(1.0, 1.0), (f64::NAN, 1.8), (4.0, 3.0)], 0.95, 10, 1),
+            Err(ScalingError::BadConcurrency(_))
+        ));
+        assert!(matches!(
+            fit_usl(&fine, 0.95, 0, 1),
+            Err(ScalingError::BadSettings { .. })
+        ));
+        assert!(matches!(
+            fit_usl(&fine, 1.0, 10, 1),
+            Err(ScalingError::BadSettings { .. })
+        ));
+        assert_eq!(
+            knee(&[(3.0, 1.0), (1.0, 2.0), (2.0, 9.0)]),
+            None,
+            "unsorted"
+        );
     }
 
     #[test]

@@ -55,11 +55,25 @@ impl Plugin {
         let (plan,) = plan
             .call(&mut store, (params,))
             .map_err(|e| self.optional_call_error(e, "crash-check.plan"))?;
-        let Some(plan) = plan else {
+        let Some(mut plan) = plan else {
             return Ok(None);
         };
-        let problem = if !plan.write_path.starts_with('/') || !plan.audit_path.starts_with('/') {
-            Some("write-path and audit-path must start with '/'".to_string())
+        // Each failure once: every entry is a kill and a restart per variant.
+        let mut seen = Vec::new();
+        plan.failures.retain(|f| {
+            let new = !seen.contains(f);
+            seen.push(*f);
+            new
+        });
+        let path_ok = |p: &str| {
+            p.starts_with('/') && p.len() <= 256 && p.bytes().all(|b| b.is_ascii_graphic())
+        };
+        let problem = if !path_ok(&plan.write_path) || !path_ok(&plan.audit_path) {
+            Some(
+                "write-path and audit-path must start with '/' and be at most 256 visible ASCII \
+                 characters"
+                    .to_string(),
+            )
         } else if plan.failures.is_empty() {
             Some("failures is empty: name service-killed, database-killed or both".into())
         } else if !WRITERS.contains(&plan.writers) {

@@ -138,6 +138,10 @@ impl ChildGuard {
     /// more work while the others are being found, then all get SIGKILL. Descendants, not the
     /// process group: PostgreSQL puts each backend in a session of its own.
     pub fn kill_tree(&mut self) -> Option<std::process::ExitStatus> {
+        // Already gone and reaped: its pid may belong to someone else now.
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
         let root = self.child.id() as i32;
         let signal = |pid: i32, sig: i32| {
             // SAFETY: kill(2) on our child or one of its descendants.
@@ -165,6 +169,18 @@ impl ChildGuard {
         let deadline = Instant::now() + self.grace;
         while frozen[1..].iter().any(|&p| running(p)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
+        }
+        let left: Vec<i32> = frozen[1..]
+            .iter()
+            .copied()
+            .filter(|&p| running(p))
+            .collect();
+        if !left.is_empty() {
+            tracing::warn!(
+                "{}: processes {left:?} still run {:?} after SIGKILL",
+                self.what,
+                self.grace
+            );
         }
         status
     }

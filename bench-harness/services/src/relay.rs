@@ -118,7 +118,10 @@ fn relay(client: TcpStream, upstream: SocketAddr, delay: Duration) {
 /// Copies `from` to `to`, each chunk leaving `delay` after it arrived; a close travels the same
 /// way (as a FIN would).
 fn delay_line(mut from: TcpStream, to: TcpStream, delay: Duration) {
-    let (tx, rx) = mpsc::channel::<(Instant, Option<Vec<u8>>)>();
+    // Bounded: when the far side is slower than the near one (a rate-limited link), the reader
+    // stops reading and TCP's own backpressure reaches the sender, instead of the relay
+    // queueing without end (64 chunks of at most 64 KiB).
+    let (tx, rx) = mpsc::sync_channel::<(Instant, Option<Vec<u8>>)>(64);
     let writer = {
         let mut to2 = match to.try_clone() {
             Ok(t) => t,

@@ -42,18 +42,34 @@ fn a_slow_link_delays_both_ways_and_leaves_nothing_behind() {
     assert!(link::namespace_exists(&namespace));
     let redis = ThrowawayRedis::start_behind(&link).expect("redis-server inside the namespace");
     let pid = redis.pid();
-    let addr: std::net::SocketAddr = redis
-        .url()
-        .strip_prefix("redis://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    if std::path::Path::new("/usr/bin/setpriv").exists() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert!(
+            uid.contains("65534"),
+            "redis-server should run as nobody: {uid}"
+        );
+    }
+    let addr = redis.address();
+    let password = redis
+        .password()
+        .expect("a server beyond loopback has a password");
     eprintln!("link: {link}; Redis at {addr}");
+    // Without the password it answers nothing but an error.
+    let mut stranger = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stranger.write_all(b"PING\r\n").unwrap();
+    let mut refusal = [0u8; 7];
+    stranger.read_exact(&mut refusal).unwrap();
+    assert_eq!(&refusal, b"-NOAUTH", "an unauthenticated PING");
 
     // A TCP handshake is one round trip and a PING another: at least four one-way delays.
     let started = Instant::now();
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.write_all(b"PING\r\n").unwrap();
+    s.write_all(format!("AUTH {password}\r\nPING\r\n").as_bytes())
+        .unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
     let mut pong = [0u8; 7];
     s.read_exact(&mut pong).unwrap();
     let took = started.elapsed();

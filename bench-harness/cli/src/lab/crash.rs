@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -106,19 +106,47 @@ async fn one(
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(plan.write_ms)).await;
-    // The kill happens while the writers are mid-request. This blocks the thread for the
-    // restart, on purpose: the restarted process must be spawned from this long-lived thread
-    // (its parent-death signal is tied to the spawning thread).
+    // No writer starts a new write from here on; those in flight are mid-request when the kill
+    // comes, which is the point. Only answers that arrived *before* the kill count as
+    // acknowledged: a write answered after it may have gone to the restarted server (and,
+    // after a lost asynchronous commit, may even have reused a lost row's id).
+    stop.store(true, Ordering::Relaxed);
+    let killed_at = Instant::now();
+    // This blocks the thread for the restart, on purpose: the restarted process must be
+    // spawned from this long-lived thread (its parent-death signal is tied to the spawning
+    // thread).
     let crashed = match failure {
         Failure::ServiceKilled => services.crash_service(),
         Failure::DatabaseKilled => services.crash_database(),
     };
-    stop.store(true, Ordering::Relaxed);
     let mut acknowledged = Vec::new();
+    let mut refused = Refused::default();
     for w in writers {
-        acknowledged.extend(w.await.context("a crash-check writer panicked")?);
+        let (acked, mine) = w.await.context("a crash-check writer panicked")?;
+        acknowledged.extend(
+            acked
+                .into_iter()
+                .filter(|(at, _)| *at < killed_at)
+                .map(|(_, id)| id),
+        );
+        refused.add(mine);
     }
     crashed?;
+    if acknowledged.is_empty() {
+        anyhow::bail!(
+            "crash check: {} acknowledged no write in {} ms before the kill ({} refused{}), so \
+             there is nothing to look for after it: check the lab's write-path and that the \
+             variant can write here",
+            variant.name,
+            plan.write_ms,
+            refused.count,
+            refused
+                .last
+                .as_deref()
+                .map(|l| format!("; the last: {l}"))
+                .unwrap_or_default()
+        );
+    }
     let target = resolve(services).await?;
     // A restarted service starts with its defaults: the variant is selected again.
     select(&target, variant).await?;
@@ -156,19 +184,42 @@ async fn select(target: &Target, variant: &wit::VariantDef) -> anyhow::Result<()
     Ok(())
 }
 
-/// One writer: its own keep-alive connection, a fresh one after an error. Returns the ids of
-/// the writes that were answered 2xx with an `id` — the acknowledged ones.
+/// Writes that were not acknowledged: how many, and what the last one got.
+#[derive(Default)]
+struct Refused {
+    count: u64,
+    last: Option<String>,
+}
+
+impl Refused {
+    fn note(&mut self, what: String) {
+        self.count += 1;
+        self.last = Some(what);
+    }
+
+    fn add(&mut self, other: Refused) {
+        self.count += other.count;
+        if other.last.is_some() {
+            self.last = other.last;
+        }
+    }
+}
+
+/// One writer: its own keep-alive connection, a fresh one after an error. Returns each write
+/// answered 2xx with an `id` — an acknowledged one — with the moment its answer arrived, and
+/// what happened to the others.
 async fn write_until_stopped(
     target: Target,
     path: String,
     label: String,
     stop: Arc<AtomicBool>,
-) -> Vec<i64> {
+) -> (Vec<(Instant, i64)>, Refused) {
     #[derive(Deserialize)]
     struct Written {
         id: i64,
     }
     let mut acked = Vec::new();
+    let mut refused = Refused::default();
     let mut conn = Connection::new(target.clone());
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -183,18 +234,31 @@ async fn write_until_stopped(
         };
         match conn.send(&spec, BodyNeed::All, false, WRITE_TIMEOUT).await {
             Ok(a) if (200..300).contains(&a.status) => {
-                if let Ok(w) = serde_json::from_slice::<Written>(&a.body) {
-                    acked.push(w.id);
+                match serde_json::from_slice::<Written>(&a.body) {
+                    Ok(w) => acked.push((Instant::now(), w.id)),
+                    Err(_) => refused.note(format!(
+                        "{} without an integer id: {}",
+                        a.status,
+                        String::from_utf8_lossy(&a.body[..a.body.len().min(200)])
+                    )),
                 }
             }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            Err(_) => {
+            Ok(a) => {
+                refused.note(format!(
+                    "{}: {}",
+                    a.status,
+                    String::from_utf8_lossy(&a.body[..a.body.len().min(200)])
+                ));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => {
+                refused.note(e.to_string());
                 conn = Connection::new(target.clone());
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
     }
-    acked
+    (acked, refused)
 }
 
 async fn audit(
@@ -219,6 +283,11 @@ async fn audit(
                     )
                 });
             }
+            Ok((status, answer)) if status < 500 => anyhow::bail!(
+                "crash check: {path} refused the audit ({status}): {}",
+                String::from_utf8_lossy(&answer)
+            ),
+            // The service, or its database, may still be coming back.
             Ok((status, answer)) => format!("{status}: {}", String::from_utf8_lossy(&answer)),
             Err(e) => e.to_string(),
         };
