@@ -517,13 +517,19 @@ async fn durability_lesson(svc: &Svc, postgres: bool) {
     }
 }
 
-/// Eight writers running flat out; after `run_for`, `crash` runs while they write, and what
-/// came back acknowledged before it is returned.
+/// The two halves of a crash.
+enum Step {
+    Kill,
+    Restart,
+}
+
+/// Eight writers running flat out; after `run_for`, `crash(Step::Kill)` runs while they write,
+/// then `crash(Step::Restart)`; the writes acknowledged before the restart are returned.
 async fn writes_until_crash(
     http: reqwest::Client,
     url: String,
     run_for: std::time::Duration,
-    crash: impl FnOnce(),
+    mut crash: impl FnMut(Step),
 ) -> Vec<i64> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let stop = std::sync::Arc::new(AtomicBool::new(false));
@@ -552,12 +558,16 @@ async fn writes_until_crash(
         })
         .collect();
     tokio::time::sleep(run_for).await;
-    // No new writes from here; those in flight meet the crash. Only answers that arrived
-    // before it count: a later one may come from the restarted server, even with a lost
-    // row's id (an asynchronous commit's sequence advance can be lost with it).
+    // No new writes from here; those in flight meet the crash. The writers then read what the
+    // dead server sent before it died (those count: they are what async commit can lose), and
+    // only answers read before the restart count: a later one may come from the restarted
+    // server, even with a lost row's id (an asynchronous commit's sequence advance can be lost
+    // with it).
     stop.store(true, Ordering::Relaxed);
+    crash(Step::Kill);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let crashed_at = std::time::Instant::now();
-    crash();
+    crash(Step::Restart);
     let mut acked = Vec::new();
     for w in writers {
         acked.extend(
@@ -583,8 +593,11 @@ async fn durability_crashes(svc: &mut Svc, mut postgres: Option<&mut ThrowawayPo
     for option in options {
         svc.set(json!({ "durability": option })).await;
         let url = svc.url("/durability/writes");
-        let acked =
-            writes_until_crash(svc.http.clone(), url, run_for, || svc.crash_and_restart()).await;
+        let acked = writes_until_crash(svc.http.clone(), url, run_for, |step| match step {
+            Step::Kill => svc.kill(),
+            Step::Restart => svc.restart(),
+        })
+        .await;
         assert!(
             acked.len() > 20,
             "{option}: only {} writes acknowledged",
@@ -601,8 +614,9 @@ async fn durability_crashes(svc: &mut Svc, mut postgres: Option<&mut ThrowawayPo
 
         if let Some(pg) = postgres.as_deref_mut() {
             let url = svc.url("/durability/writes");
-            let acked = writes_until_crash(svc.http.clone(), url, run_for, || {
-                pg.crash_and_restart().expect("PostgreSQL restarts")
+            let acked = writes_until_crash(svc.http.clone(), url, run_for, |step| match step {
+                Step::Kill => pg.kill(),
+                Step::Restart => pg.restart().expect("PostgreSQL restarts"),
             })
             .await;
             let a = audit(svc, &acked, "database-killed").await;

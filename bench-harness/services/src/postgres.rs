@@ -164,7 +164,18 @@ impl ThrowawayPostgres {
     /// cache — then starts it again on the same data, which runs crash recovery. What an
     /// acknowledged commit survives this is what `synchronous_commit` promises.
     pub fn crash_and_restart(&mut self) -> Result<(), ServiceError> {
+        self.kill();
+        self.restart()
+    }
+
+    /// The first half of [`crash_and_restart`](Self::crash_and_restart): every process killed
+    /// at one instant, nothing started yet.
+    pub fn kill(&mut self) {
         self.server.kill_tree();
+    }
+
+    /// The second half: start again on the same data (crash recovery).
+    pub fn restart(&mut self) -> Result<(), ServiceError> {
         self.server = self.launch.spawn()?;
         Ok(())
     }

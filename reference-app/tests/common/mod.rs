@@ -44,7 +44,16 @@ impl Svc {
 
     /// SIGKILL, then the same binary again on the same data folder (a new port).
     pub fn crash_and_restart(&mut self) {
+        self.kill();
+        self.restart();
+    }
+
+    pub fn kill(&mut self) {
         self.process.kill();
+    }
+
+    /// After [`kill`](Self::kill): the same binary again on the same data folder (a new port).
+    pub fn restart(&mut self) {
         self.process = ServiceProcess::start(
             Path::new(env!("CARGO_BIN_EXE_reference-app")),
             &self.args,

@@ -26,6 +26,9 @@ use crate::experiment::admin_request;
 
 /// A write that has not been answered within this is not acknowledged.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the kill, before the restart: long enough for answers already on their way from the
+/// dead server to be read (they take microseconds on loopback).
+const DRAIN: Duration = Duration::from_millis(200);
 /// After a database crash the service's pools reconnect on demand: the audit is retried this
 /// long.
 const AUDIT_PATIENCE: Duration = Duration::from_secs(30);
@@ -107,18 +110,19 @@ async fn one(
         .collect();
     tokio::time::sleep(Duration::from_millis(plan.write_ms)).await;
     // No writer starts a new write from here on; those in flight are mid-request when the kill
-    // comes, which is the point. Only answers that arrived *before* the kill count as
-    // acknowledged: a write answered after it may have gone to the restarted server (and,
-    // after a lost asynchronous commit, may even have reused a lost row's id).
+    // comes, which is the point.
     stop.store(true, Ordering::Relaxed);
-    let killed_at = Instant::now();
+    let killed = services.kill(failure);
+    // Nothing runs in the old server's place yet: let the writers read what it sent before it
+    // died — the very acknowledgements an asynchronous commit can lose — then draw the line.
+    // An answer read after the restart began may come from the restarted server (even with a
+    // lost row's id, reused), so it does not count.
+    tokio::time::sleep(DRAIN).await;
+    let dead_at = Instant::now();
     // This blocks the thread for the restart, on purpose: the restarted process must be
     // spawned from this long-lived thread (its parent-death signal is tied to the spawning
     // thread).
-    let crashed = match failure {
-        Failure::ServiceKilled => services.crash_service(),
-        Failure::DatabaseKilled => services.crash_database(),
-    };
+    let crashed = killed.and_then(|()| services.restart(failure));
     let mut acknowledged = Vec::new();
     let mut refused = Refused::default();
     for w in writers {
@@ -126,7 +130,7 @@ async fn one(
         acknowledged.extend(
             acked
                 .into_iter()
-                .filter(|(at, _)| *at < killed_at)
+                .filter(|(at, _)| *at < dead_at)
                 .map(|(_, id)| id),
         );
         refused.add(mine);

@@ -182,28 +182,47 @@ impl LabServices {
         }
     }
 
-    /// Kills the service with SIGKILL and starts it again on the same data folder (on a new
-    /// port: `base_url` changes). Its switches are back at their defaults.
-    pub fn crash_service(&mut self) -> anyhow::Result<()> {
-        let own = self
-            .service
-            .as_mut()
-            .context("no service of ours to crash")?;
-        own.process.kill();
-        own.process = ServiceProcess::start(&own.binary, &own.args, Some(&own.log))
-            .context("starting the service again after killing it")?;
-        self.base_url = own.process.base_url().to_string();
+    /// Kills the service with SIGKILL (nothing is started until [`restart`](Self::restart)).
+    pub fn kill(&mut self, failure: Failure) -> anyhow::Result<()> {
+        match failure {
+            Failure::ServiceKilled => {
+                self.service
+                    .as_mut()
+                    .context("no service of ours to crash")?
+                    .process
+                    .kill();
+            }
+            Failure::DatabaseKilled => self
+                .postgres
+                .as_mut()
+                .context("no PostgreSQL of ours to crash")?
+                .kill(),
+        }
         Ok(())
     }
 
-    /// Kills every process of the throwaway PostgreSQL at one instant and starts it again on
-    /// the same data (crash recovery). The service keeps running; its pools reconnect.
-    pub fn crash_database(&mut self) -> anyhow::Result<()> {
-        self.postgres
-            .as_mut()
-            .context("no PostgreSQL of ours to crash")?
-            .crash_and_restart()
-            .context("starting PostgreSQL again after killing it")
+    /// Starts what [`kill`](Self::kill) killed again on the same data: the service on a new
+    /// port (`base_url` changes; its switches are back at their defaults), or PostgreSQL with
+    /// crash recovery (the service keeps running; its pools reconnect).
+    pub fn restart(&mut self, failure: Failure) -> anyhow::Result<()> {
+        match failure {
+            Failure::ServiceKilled => {
+                let own = self
+                    .service
+                    .as_mut()
+                    .context("no service of ours to restart")?;
+                own.process = ServiceProcess::start(&own.binary, &own.args, Some(&own.log))
+                    .context("starting the service again after killing it")?;
+                self.base_url = own.process.base_url().to_string();
+            }
+            Failure::DatabaseKilled => self
+                .postgres
+                .as_mut()
+                .context("no PostgreSQL of ours to restart")?
+                .restart()
+                .context("starting PostgreSQL again after killing it")?,
+        }
+        Ok(())
     }
 }
 
