@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,7 +21,6 @@ pub struct DelayRelay {
     listen: SocketAddr,
     stop: Arc<AtomicBool>,
     accepting: Option<JoinHandle<()>>,
-    connections: Arc<AtomicU64>,
 }
 
 impl DelayRelay {
@@ -30,29 +29,22 @@ impl DelayRelay {
         listener.set_nonblocking(true)?;
         let listen = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(AtomicU64::new(0));
         let accepting = {
-            let (stop, connections) = (stop.clone(), connections.clone());
+            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("delay-relay".into())
-                .spawn(move || accept_loop(listener, upstream, delay, &stop, &connections))?
+                .spawn(move || accept_loop(listener, upstream, delay, &stop))?
         };
         Ok(DelayRelay {
             listen,
             stop,
             accepting: Some(accepting),
-            connections,
         })
     }
 
     /// Where clients connect instead of the upstream.
     pub fn listen_addr(&self) -> SocketAddr {
         self.listen
-    }
-
-    /// Connections relayed so far.
-    pub fn connections(&self) -> u64 {
-        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -67,17 +59,10 @@ impl Drop for DelayRelay {
     }
 }
 
-fn accept_loop(
-    listener: TcpListener,
-    upstream: SocketAddr,
-    delay: Duration,
-    stop: &AtomicBool,
-    connections: &AtomicU64,
-) {
+fn accept_loop(listener: TcpListener, upstream: SocketAddr, delay: Duration, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((client, _)) => {
-                connections.fetch_add(1, Ordering::Relaxed);
                 let _ = client.set_nonblocking(false);
                 std::thread::spawn(move || relay(client, upstream, delay));
             }

@@ -271,10 +271,8 @@ async fn audit(
     ids: &[i64],
     failure: Failure,
 ) -> anyhow::Result<Audit> {
-    let failure = match failure {
-        Failure::ServiceKilled => "service-killed",
-        Failure::DatabaseKilled => "database-killed",
-    };
+    // The report's own name for the failure (kebab-case) is the audit's word for it.
+    let failure = words(failure);
     let body = Bytes::from(serde_json::json!({ "ids": ids, "failure": failure }).to_string());
     let deadline = tokio::time::Instant::now() + AUDIT_PATIENCE;
     loop {
