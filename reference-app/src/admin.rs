@@ -57,6 +57,7 @@ pub async fn notes(State(state): State<AppState>) -> ApiResult<Json<Notes>> {
     );
     notes.extend(state.orders.note());
     notes.extend(state.feed.note());
+    notes.extend(state.cache.note());
     let notes = notes
         .into_iter()
         .map(|(title, text)| Note { title, text })

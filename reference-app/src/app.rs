@@ -97,6 +97,14 @@ pub fn router(state: AppState) -> Router {
             "/durability/audit",
             axum::routing::post(routes::durability_audit),
         )
+        .route(
+            "/cache/products/{id}",
+            get(routes::cache_product).put(routes::cache_change_price),
+        )
+        .route(
+            "/cache/categories/{id}/summary",
+            get(routes::cache_category_summary),
+        )
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -183,6 +191,7 @@ impl Service {
             feed: Arc::default(),
             catalog: Arc::default(),
             durability: Arc::default(),
+            cache: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

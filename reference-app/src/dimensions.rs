@@ -21,6 +21,7 @@ crate::registry! {
     pagination: crate::feed::Pagination,
     index: crate::catalog::IndexKind,
     durability: crate::durability::Durability,
+    cache: crate::cache::CacheKind,
 }
 
 impl Settings {

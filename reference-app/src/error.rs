@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-#[derive(Debug, thiserror::Error)]
+// Clone: an error a cache load returns is shared with every request that waited for it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The client sent something we cannot use. The message says what and how to fix it.
     #[error("{0}")]

@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod cache;
 pub mod catalog;
 pub mod clients;
 pub mod codec;

@@ -25,6 +25,18 @@ pub const FEED_ROWS_WALKED: &str = "feed_rows_walked_total";
 /// `durability`: time spent in the committing INSERT (the commit's wait for the disk).
 pub const DURABILITY_COMMIT_NS: &str = "durability_commit_nanoseconds_total";
 
+/// The cache lab (`cache`): where reads were answered, and what caching cost.
+pub const CACHE_LOCAL_HITS: &str = "cache_local_hits_total";
+pub const CACHE_REDIS_HITS: &str = "cache_redis_hits_total";
+/// Reads answered by the database (every read of `no-cache`).
+pub const CACHE_MISSES: &str = "cache_misses_total";
+/// Misses that waited for a concurrent request's load instead of querying (single flight).
+pub const CACHE_COALESCED: &str = "cache_coalesced_total";
+pub const CACHE_REDIS_ROUND_TRIPS: &str = "cache_redis_round_trips_total";
+/// Cached answers served although a write had changed them since they were loaded.
+pub const CACHE_STALE_READS: &str = "cache_stale_reads_total";
+pub const CACHE_INVALIDATIONS: &str = "cache_invalidations_total";
+
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
 pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
@@ -71,6 +83,13 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     DATALOADER_KEYS,
     FEED_ROWS_WALKED,
     DURABILITY_COMMIT_NS,
+    CACHE_LOCAL_HITS,
+    CACHE_REDIS_HITS,
+    CACHE_MISSES,
+    CACHE_COALESCED,
+    CACHE_REDIS_ROUND_TRIPS,
+    CACHE_STALE_READS,
+    CACHE_INVALIDATIONS,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

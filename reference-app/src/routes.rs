@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
+use crate::cache;
 use crate::catalog::{self, Created, NewProduct, Newest};
 use crate::clients::db::find_user;
 use crate::codec::{Codec, Decoded, Encoded};
@@ -538,6 +539,84 @@ pub async fn durability_audit(
             &request,
         )
         .await?,
+    ))
+}
+
+// ---- cache (cache-aside) ---------------------------------------------------------------------
+
+fn cache_ctx(state: &AppState) -> cache::Ctx<'_> {
+    let switch = &state.settings.cache;
+    cache::Ctx {
+        db: &state.db,
+        redis: state.redis.as_ref().map(|r| r.shared()),
+        state: &state.cache,
+        kind: switch.get(),
+        ttl_ms: switch.knob(&cache::TTL_MS),
+        single_flight: switch.knob(&cache::SINGLE_FLIGHT) == 1,
+        invalidate_on_write: switch.knob(&cache::INVALIDATE_ON_WRITE) == 1,
+        rows: switch.knob(&cache::ROWS) as i64,
+    }
+}
+
+/// A cached answer as it was stored: its JSON, and `x-cache` saying which tier answered.
+fn cached_json((body, source): (bytes::Bytes, cache::Source)) -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (
+                axum::http::HeaderName::from_static("x-cache"),
+                <&'static str>::from(source),
+            ),
+        ],
+        body,
+    )
+}
+
+/// The cheap read: one product by primary key.
+#[utoipa::path(get, path = "/cache/products/{id}", tag = "cache",
+    params(("id" = i64, Path, description = "1 to `cache.rows`")),
+    responses((status = 200, body = cache::Product, headers(("x-cache" = String, description = "database, redis or local: which tier answered"))),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn cache_product(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Path(id) = id?;
+    Ok(cached_json(
+        cache::read(&cache_ctx(&state), cache::Key::Product(id)).await?,
+    ))
+}
+
+/// The expensive read: a category's figures, from a scan of every product.
+#[utoipa::path(get, path = "/cache/categories/{id}/summary", tag = "cache",
+    params(("id" = i64, Path, description = "category 1–100")),
+    responses((status = 200, body = cache::CategorySummary, headers(("x-cache" = String, description = "database, redis or local: which tier answered"))),
+        (status = 400, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn cache_category_summary(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Path(id) = id?;
+    Ok(cached_json(
+        cache::read(&cache_ctx(&state), cache::Key::Category(id)).await?,
+    ))
+}
+
+/// The write that makes cached answers stale (deleted with `cache.invalidate_on_write` = 1).
+#[utoipa::path(put, path = "/cache/products/{id}", tag = "cache",
+    params(("id" = i64, Path, description = "1 to `cache.rows`")),
+    request_body(content = cache::PriceChange, content_type = "application/json"),
+    responses((status = 200, body = cache::Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn cache_change_price(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Decoded<cache::PriceChange>, ApiError>,
+) -> ApiResult<Json<cache::Product>> {
+    let Path(id) = id?;
+    let Decoded(_, change) = body?;
+    Ok(Json(
+        cache::change_price(&cache_ctx(&state), id, &change).await?,
     ))
 }
 

@@ -28,6 +28,7 @@ pub struct AppState {
     pub feed: Arc<crate::feed::FeedState>,
     pub catalog: Arc<crate::catalog::CatalogState>,
     pub durability: Arc<crate::durability::DurabilityState>,
+    pub cache: Arc<crate::cache::CacheState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,
 }

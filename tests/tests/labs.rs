@@ -110,6 +110,68 @@ fn client_pooling() {
 }
 
 #[test]
+fn cache_aside() {
+    // A quick lab is long enough for the caches to be warm after the warm-up: the counters, not
+    // the speed, tell the tiers apart.
+    let doc = run_lab("cache-aside", &["--param", "query=lookup"]);
+    let names: Vec<&str> = doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["no-cache", "redis", "in-process", "two-tier"]);
+    // no-cache: every read is a query; the caches answer almost every read themselves.
+    assert!(counter(&doc, 0, "cache_misses_total") > 0.99);
+    assert_eq!(counter(&doc, 0, "cache_redis_round_trips_total"), 0.0);
+    assert!(counter(&doc, 1, "cache_redis_hits_total") > 0.9);
+    assert!(counter(&doc, 1, "cache_redis_round_trips_total") >= 1.0);
+    assert!(counter(&doc, 2, "cache_local_hits_total") > 0.9);
+    assert_eq!(counter(&doc, 2, "cache_redis_round_trips_total"), 0.0);
+    // Two tiers: the local tier answers, Redis only behind a local miss.
+    assert!(counter(&doc, 3, "cache_local_hits_total") > 0.9);
+    assert!(counter(&doc, 3, "cache_redis_round_trips_total") < 0.1);
+    for v in 1..4 {
+        assert!(counter(&doc, v, "cache_misses_total") < 0.1, "variant {v}");
+    }
+}
+
+#[test]
+fn cache_aside_stampede_and_stale_reads() {
+    // One hot key expiring every 200 ms under 16 VUs: without single flight, every concurrent
+    // miss queries; with it, the others wait (coalesced) and only one does.
+    let doc = run_lab("cache-aside", &["--param", "compare=stampede"]);
+    let misses = |v| counter(&doc, v, "cache_misses_total");
+    assert!(counter(&doc, 0, "cache_coalesced_total") == 0.0);
+    assert!(counter(&doc, 1, "cache_coalesced_total") > 0.0);
+    assert!(
+        misses(1) < misses(0),
+        "single flight {} vs stampede {}",
+        misses(1),
+        misses(0)
+    );
+    // TTL-only caching with writes: the caches serve answers a write has changed.
+    let doc = run_lab(
+        "cache-aside",
+        &[
+            "--param",
+            "query=lookup",
+            "--param",
+            "write_permille=50",
+            "--param",
+            "invalidate_on_write=false",
+        ],
+    );
+    assert_eq!(counter(&doc, 0, "cache_stale_reads_total"), 0.0);
+    for v in 1..4 {
+        assert!(
+            counter(&doc, v, "cache_stale_reads_total") > 0.0,
+            "variant {v}"
+        );
+    }
+}
+
+#[test]
 fn serialization() {
     let out = tempfile::tempdir().unwrap();
     // No --profile: the lab profiles by default (its optional `defaults` export).

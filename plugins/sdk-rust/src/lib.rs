@@ -300,6 +300,19 @@ pub fn text_param(params: &[ParamValue], name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// A flag parameter (`--param name=true`); integers count as true when not 0.
+pub fn flag_param(params: &[ParamValue], name: &str, default: bool) -> bool {
+    params
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| match &p.value {
+            Value::Flag(b) => Some(*b),
+            Value::Integer(i) => Some(*i != 0),
+            _ => None,
+        })
+        .unwrap_or(default)
+}
+
 /// A small, seeded generator (SplitMix64): the same seed gives the same requests.
 pub struct Rng(Cell<u64>);
 

@@ -1,0 +1,8 @@
+-- cache: the cache-aside lab's products. No index on category_id, on purpose: a category's
+-- summary scans the whole table, the expensive read a cache pays off for. See cache.rs.
+CREATE TABLE IF NOT EXISTS cache_products (
+    id          INTEGER PRIMARY KEY,
+    category_id BIGINT NOT NULL,
+    price_cents BIGINT NOT NULL,
+    stock       BIGINT NOT NULL
+);
