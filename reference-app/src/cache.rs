@@ -16,9 +16,12 @@
 //!
 //! Cache-aside on a miss: read the database, put the answer in the cache with a TTL. Two
 //! costs come with it and are counted here:
-//! - **stale reads**: a cached answer older than the last write to it (counted by comparing
-//!   the version the entry was loaded at with the key's latest write; `cache.invalidate_on_write`
-//!   = 0 leaves entries until their TTL, 1 deletes them on every write);
+//! - **stale reads**: a cached answer older than the last committed write to it. Every row
+//!   carries a `version` that each write increments, so an answer knows the version it was
+//!   read at (a category's: the sum over its products); a hit is stale when that is below the
+//!   latest version a write has committed. `cache.invalidate_on_write` = 0 leaves entries until
+//!   their TTL; 1 deletes them after every write — and still leaves the race cache-aside is
+//!   known for: a read that fetched the old row before the write and stores it after the delete;
 //! - **stampedes**: when a hot key expires, every request that misses it at once queries the
 //!   database. `cache.single_flight` = 1 lets the first miss load and the others wait for it
 //!   (moka's `try_get_with` for the local tier, [`Flights`] for the Redis tier).
@@ -30,7 +33,6 @@
 //! writes would leave another's cache stale and the count would blame the wrong variant.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -122,6 +124,8 @@ pub struct Product {
     pub category_id: i64,
     pub price_cents: i64,
     pub stock: i64,
+    /// Writes to this product so far: what tells a stale cached answer from a current one.
+    pub version: i64,
 }
 
 /// The expensive read: one category's figures, computed by scanning every product.
@@ -132,6 +136,8 @@ pub struct CategorySummary {
     pub total_stock: i64,
     pub max_price_cents: i64,
     pub average_price_cents: i64,
+    /// Writes to the category's products so far (the sum of their versions).
+    pub writes: i64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -148,7 +154,7 @@ pub enum Source {
     Local,
 }
 
-/// A cached answer: its JSON, and the key's write version it was loaded at.
+/// A cached answer: its JSON, and the version of the rows it was computed from.
 #[derive(Debug, Clone)]
 struct Cached {
     version: u64,
@@ -254,9 +260,12 @@ pub struct CacheState {
     in_process: LocalTier,
     two_tier: LocalTier,
     flights: Flights,
-    /// The latest write's sequence number per key (absent: never written).
+    /// The latest committed version per key (absent: never written). Raised only after a
+    /// write commits, so it is never ahead of what a read can see.
     versions: DashMap<Key, u64>,
-    write_sequence: AtomicU64,
+    /// Versions start at 0 in each process (a kept data folder holds the last one's), so that
+    /// the map above and the table agree.
+    versions_reset: tokio::sync::OnceCell<()>,
 }
 
 /// What a cache read needs from the service.
@@ -398,49 +407,54 @@ async fn through_redis(ctx: &Ctx<'_>, key: Key) -> Result<(Cached, Source), ApiE
 async fn query(ctx: &Ctx<'_>, key: Key) -> Result<Cached, ApiError> {
     metrics::counter!(names::CACHE_MISSES).increment(1);
     metrics::counter!(names::DB_STATEMENTS).increment(1);
-    // Read before the query: a write that lands during it makes this entry count as stale
-    // (a conservative count), never the other way round.
-    let version = ctx.state.version(key);
-    let body = match key {
+    let (version, body) = match key {
         Key::Product(id) => {
             let product: Option<Product> = crate::on_db!(ctx.db, pool => {
                 sqlx::query_as(
-                    "SELECT id, category_id, price_cents, stock FROM cache_products WHERE id = $1",
+                    "SELECT id, category_id, price_cents, stock, version FROM cache_products \
+                     WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
             });
-            let product =
-                product.ok_or_else(|| ApiError::NotFound(format!("no product {id}")))?;
-            serde_json::to_vec(&product)
+            let product = product.ok_or_else(|| ApiError::NotFound(format!("no product {id}")))?;
+            (product.version, serde_json::to_vec(&product))
         }
         Key::Category(category_id) => {
             // No index on category_id, on purpose: every summary reads the whole table.
-            let (products, total_stock, max_price_cents, sum_price): (i64, i64, i64, i64) =
-                crate::on_db!(ctx.db, pool => {
-                    sqlx::query_as(
-                        "SELECT COUNT(*), CAST(COALESCE(SUM(stock), 0) AS BIGINT), \
-                         CAST(COALESCE(MAX(price_cents), 0) AS BIGINT), \
-                         CAST(COALESCE(SUM(price_cents), 0) AS BIGINT) \
-                         FROM cache_products WHERE category_id = $1",
-                    )
-                    .bind(category_id)
-                    .fetch_one(pool)
-                    .await?
-                });
-            serde_json::to_vec(&CategorySummary {
+            let (products, total_stock, max_price_cents, sum_price, writes): (
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+            ) = crate::on_db!(ctx.db, pool => {
+                sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(stock), 0) AS BIGINT), \
+                     CAST(COALESCE(MAX(price_cents), 0) AS BIGINT), \
+                     CAST(COALESCE(SUM(price_cents), 0) AS BIGINT), \
+                     CAST(COALESCE(SUM(version), 0) AS BIGINT) \
+                     FROM cache_products WHERE category_id = $1",
+                )
+                .bind(category_id)
+                .fetch_one(pool)
+                .await?
+            });
+            let summary = CategorySummary {
                 category_id,
                 products,
                 total_stock,
                 max_price_cents,
                 average_price_cents: sum_price / products.max(1),
-            })
+                writes,
+            };
+            (writes, serde_json::to_vec(&summary))
         }
-    }
-    .map_err(|e| ApiError::dependency("encoding the answer", e))?;
+    };
+    let body = body.map_err(|e| ApiError::dependency("encoding the answer", e))?;
     Ok(Cached {
-        version,
+        version: version.max(0) as u64,
         body: Bytes::from(body),
     })
 }
@@ -462,8 +476,8 @@ pub async fn change_price(
     dataset::ensure(ctx.db, ctx.state, ctx.rows).await?;
     let product: Option<Product> = crate::on_db!(ctx.db, pool => {
         sqlx::query_as(
-            "UPDATE cache_products SET price_cents = $1 WHERE id = $2 \
-             RETURNING id, category_id, price_cents, stock",
+            "UPDATE cache_products SET price_cents = $1, version = version + 1 WHERE id = $2 \
+             RETURNING id, category_id, price_cents, stock, version",
         )
         .bind(change.price_cents)
         .bind(id)
@@ -473,11 +487,14 @@ pub async fn change_price(
     metrics::counter!(names::DB_STATEMENTS).increment(1);
     metrics::counter!(names::DB_COMMITS).increment(1);
     let product = product.ok_or_else(|| ApiError::NotFound(format!("no product {id}")))?;
+    // Committed: the product's version is the one the UPDATE wrote, and its category's sum
+    // grew by one. Concurrent writes to one category each add their own one.
     let changed = [Key::Product(id), Key::Category(product.category_id)];
-    let sequence = ctx.state.write_sequence.fetch_add(1, Ordering::AcqRel) + 1;
-    for key in changed {
-        ctx.state.versions.insert(key, sequence);
-    }
+    let committed = product.version.max(0) as u64;
+    let mut latest = ctx.state.versions.entry(changed[0]).or_default();
+    *latest = (*latest).max(committed);
+    drop(latest);
+    *ctx.state.versions.entry(changed[1]).or_default() += 1;
     if ctx.invalidate_on_write {
         for local in [&ctx.state.in_process, &ctx.state.two_tier] {
             if let Some(local) = local.built() {
@@ -518,7 +535,7 @@ fn check_key(key: Key) -> Result<(), ApiError> {
 pub mod dataset {
     use super::*;
 
-    const GENERATOR: &str = "cache-products-v1";
+    const GENERATOR: &str = "cache-products-v2";
 
     pub fn category_of(id: i64) -> i64 {
         1 + (id * 7919) % CATEGORIES
@@ -538,7 +555,19 @@ pub mod dataset {
             .ensure(db, "cache products", GENERATOR, rows.max(1), || {
                 load(db, rows.max(1))
             })
-            .await
+            .await?;
+        state
+            .versions_reset
+            .get_or_try_init(|| async {
+                crate::on_db!(db, pool => {
+                    sqlx::query("UPDATE cache_products SET version = 0 WHERE version <> 0")
+                        .execute(pool)
+                        .await?;
+                });
+                Ok::<_, ApiError>(())
+            })
+            .await?;
+        Ok(())
     }
 
     async fn load(db: &Db, rows: i64) -> Result<(), sqlx::Error> {

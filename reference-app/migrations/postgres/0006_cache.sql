@@ -4,5 +4,7 @@ CREATE TABLE IF NOT EXISTS cache_products (
     id          BIGINT PRIMARY KEY,
     category_id BIGINT NOT NULL,
     price_cents BIGINT NOT NULL,
-    stock       BIGINT NOT NULL
+    stock       BIGINT NOT NULL,
+    -- Writes so far: what tells a stale cached answer from a current one.
+    version     BIGINT NOT NULL DEFAULT 0
 );
