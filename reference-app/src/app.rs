@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
             "/cache/categories/{id}/summary",
             get(routes::cache_category_summary),
         )
+        .route("/blocking/work", get(routes::blocking_work))
+        .route("/blocking/fast", get(routes::blocking_fast))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -192,6 +194,7 @@ impl Service {
             catalog: Arc::default(),
             durability: Arc::default(),
             cache: Arc::default(),
+            blocking: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

@@ -22,6 +22,7 @@ crate::registry! {
     index: crate::catalog::IndexKind,
     durability: crate::durability::Durability,
     cache: crate::cache::CacheKind,
+    blocking: crate::blocking::BlockingKind,
 }
 
 impl Settings {

@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod blocking;
 pub mod cache;
 pub mod catalog;
 pub mod clients;

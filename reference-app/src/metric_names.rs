@@ -37,6 +37,13 @@ pub const CACHE_REDIS_ROUND_TRIPS: &str = "cache_redis_round_trips_total";
 pub const CACHE_STALE_READS: &str = "cache_stale_reads_total";
 pub const CACHE_INVALIDATIONS: &str = "cache_invalidations_total";
 
+/// `blocking`: calls made, time blocking work held a worker thread, time waiting for a
+/// permit of the bounded pool, and the runtime's own busy time of its workers.
+pub const BLOCKING_WORK: &str = "blocking_work_total";
+pub const BLOCKING_ON_WORKER_NS: &str = "blocking_on_worker_nanoseconds_total";
+pub const BLOCKING_PERMIT_WAIT_NS: &str = "blocking_permit_wait_nanoseconds_total";
+pub const TOKIO_WORKER_BUSY_NS: &str = "tokio_worker_busy_nanoseconds_total";
+
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
 pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
@@ -90,6 +97,9 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     CACHE_REDIS_ROUND_TRIPS,
     CACHE_STALE_READS,
     CACHE_INVALIDATIONS,
+    BLOCKING_WORK,
+    BLOCKING_ON_WORKER_NS,
+    BLOCKING_PERMIT_WAIT_NS,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

@@ -620,6 +620,41 @@ pub async fn cache_change_price(
     ))
 }
 
+// ---- blocking (blocking-runtime) ---------------------------------------------------------
+
+/// Blocking work (`blocking.work_ms` of waiting or hashing), done where the option says.
+#[utoipa::path(get, path = "/blocking/work", tag = "blocking",
+    responses((status = 200, body = crate::blocking::WorkDone), (status = 502, body = ErrorBody)))]
+pub async fn blocking_work(
+    State(state): State<AppState>,
+) -> ApiResult<Json<crate::blocking::WorkDone>> {
+    use crate::blocking::{CPU, PERMITS, WORK_MS};
+    let switch = &state.settings.blocking;
+    Ok(Json(
+        crate::blocking::work(
+            &state.blocking,
+            switch.get(),
+            switch.knob(&WORK_MS),
+            switch.knob(&CPU) == 1,
+            switch.knob(&PERMITS),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Fast {
+    pub ok: bool,
+}
+
+/// The victim: an endpoint with no work at all, answered in microseconds — unless every
+/// worker thread is blocked.
+#[utoipa::path(get, path = "/blocking/fast", tag = "blocking",
+    responses((status = 200, body = Fast)))]
+pub async fn blocking_fast() -> Json<Fast> {
+    Json(Fast { ok: true })
+}
+
 /// A known path asked with a method it does not take: 405 with the same JSON body as every
 /// other error.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

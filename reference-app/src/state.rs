@@ -29,6 +29,7 @@ pub struct AppState {
     pub catalog: Arc<crate::catalog::CatalogState>,
     pub durability: Arc<crate::durability::DurabilityState>,
     pub cache: Arc<crate::cache::CacheState>,
+    pub blocking: Arc<crate::blocking::BlockingState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,
 }

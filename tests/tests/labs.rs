@@ -172,6 +172,51 @@ fn cache_aside_stampede_and_stale_reads() {
 }
 
 #[test]
+fn blocking_runtime() {
+    let doc = run_lab("blocking-runtime", &[]);
+    // The verdict is about the fast endpoint, and the report says so.
+    assert_eq!(doc["lab"]["focus"], "fast");
+    for v in doc["variants"].as_array().unwrap() {
+        let names: Vec<&str> = v["by_name"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"fast") && names.contains(&"slow"),
+            "{names:?}"
+        );
+    }
+    // On the worker, the blocking call holds a worker thread for its whole length; moved to
+    // the blocking pool (or made async), it holds none.
+    assert!(counter(&doc, 0, "blocking_on_worker_nanoseconds_total") > 1e6);
+    for v in 1..4 {
+        assert_eq!(
+            counter(&doc, v, "blocking_on_worker_nanoseconds_total"),
+            0.0,
+            "variant {v}"
+        );
+    }
+    assert!(counter(&doc, 2, "blocking_permit_wait_nanoseconds_total") > 0.0);
+}
+
+#[test]
+fn a_focus_on_a_name_never_sent_leaves_no_verdict() {
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", "blocking-runtime", "--quick", "--no-prompt", "-q"])
+        .args(["--focus", "no-such-request", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "an invalid run is not a pass");
+    let doc = validate_report(&out.path().join("report.json"));
+    let reasons = doc["invalid_reasons"].to_string();
+    assert!(reasons.contains("no-such-request"), "{reasons}");
+}
+
+#[test]
 fn serialization() {
     let out = tempfile::tempdir().unwrap();
     // No --profile: the lab profiles by default (its optional `defaults` export).

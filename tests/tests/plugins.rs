@@ -177,6 +177,25 @@ fn a_hostile_crash_plan_is_refused_with_the_reason() {
     }
 }
 
+/// The optional focus (`defaults.focus`): a name, none, or a trap that is the plugin's error.
+/// A lab built before `focus` existed (the python example) has none.
+#[test]
+fn a_focus_is_read_from_the_plugin_and_a_trap_is_its_error() {
+    let host = PluginHost::new(limits()).unwrap();
+    let plugin = host.load(&fixture("bad-plugin")).unwrap();
+    let focus = |mode: &str| {
+        let (_, params) = describe_with_params(&plugin, &[format!("mode={mode}")], &[]).unwrap();
+        plugin.focus_by_default(&params)
+    };
+    assert_eq!(focus("ok").unwrap(), None);
+    assert_eq!(
+        focus("focus-missing").unwrap().as_deref(),
+        Some("no-such-request")
+    );
+    let err = focus("focus-panic").unwrap_err().to_string();
+    assert!(err.contains("defaults.focus"), "{err}");
+}
+
 #[test]
 fn the_python_example_runs_in_the_same_host() {
     let lab = root().join("labs/python-example/plugin-py");

@@ -54,7 +54,7 @@ impl Baseline {
         for r in &analysis.rounds {
             let entry = rounds.entry(r.variant.clone()).or_default();
             for m in KEPT {
-                entry.entry(m).or_default().push(m.of(&r.summary));
+                entry.entry(m).or_default().push(m.of(r.compared()));
             }
         }
         Baseline {

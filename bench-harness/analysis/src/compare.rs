@@ -130,12 +130,13 @@ pub fn verdict_of(iv: &Interval, better: Better, margin: f64) -> Verdict {
     }
 }
 
-/// Per-round values of one metric for one variant, in the order the rounds ran.
+/// Per-round values of one metric for one variant, in the order the rounds ran (of the
+/// focused requests, when the run has a focus).
 pub fn per_round(rounds: &[RoundResult], variant: &str, metric: Metric) -> Vec<f64> {
     rounds
         .iter()
         .filter(|r| r.variant == variant)
-        .map(|r| metric.of(&r.summary))
+        .map(|r| metric.of(r.compared()))
         .collect()
 }
 

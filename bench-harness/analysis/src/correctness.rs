@@ -123,6 +123,7 @@ mod tests {
             per_second: vec![],
             counters: counters.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             steal_percent: None,
+            focus: None,
         }
     }
 

@@ -69,6 +69,9 @@ pub struct RunInput<'a> {
     pub not_ready: &'a [String],
     /// Why the rounds ended (`None` while they are still running).
     pub stop: Option<StopReason>,
+    /// Compare only the requests of this name (the lab's victim endpoint, say); the others
+    /// are load. `None`: every request.
+    pub focus: Option<&'a str>,
 }
 
 /// Why the rounds ended.

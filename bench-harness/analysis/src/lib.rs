@@ -48,6 +48,15 @@ pub struct RoundResult {
     pub per_second: Vec<[u64; 2]>,
     pub counters: BTreeMap<String, f64>,
     pub steal_percent: Option<f64>,
+    /// The focused requests alone ([`RunInput::focus`]): what the comparison reads.
+    pub focus: Option<Summary>,
+}
+
+impl RoundResult {
+    /// What the comparison reads: the focused requests when there is a focus, else all.
+    pub fn compared(&self) -> &Summary {
+        self.focus.as_ref().unwrap_or(&self.summary)
+    }
 }
 
 /// One variant, all its rounds merged.
@@ -95,6 +104,8 @@ pub struct Analysis {
     pub open_model: bool,
     pub policy: Policy,
     pub correction: Correction,
+    /// The request name the comparisons are about (none: every request).
+    pub focus: Option<String>,
 }
 
 impl Analysis {
@@ -129,6 +140,7 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
             per_second: r.per_second.clone(),
             counters: r.counters.clone(),
             steal_percent: r.steal_percent,
+            focus: input.focus.map(|name| focus_summary(r, name)),
         });
     }
     let variants: Vec<VariantResult> = input
@@ -160,7 +172,10 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
     for w in &wrong {
         warnings.push(Warning::WrongAnswers(w.clone()));
     }
-    let invalid = validity::check(&variants, input.open_model, &input.limits, input.not_ready);
+    let mut invalid = validity::check(&variants, input.open_model, &input.limits, input.not_ready);
+    if let Some(name) = input.focus {
+        invalid.extend(validity::focus_missing(&rounds, name));
+    }
     Analysis {
         correction: compare::correction(n, input.open_model, &input.policy),
         rounds,
@@ -171,7 +186,36 @@ pub fn analyze(input: &RunInput<'_>) -> Analysis {
         invalid,
         open_model: input.open_model,
         policy: input.policy,
+        focus: input.focus.map(str::to_string),
     }
+}
+
+/// One round's requests named `name`, as a summary of their own. Only their latency and
+/// counts are known per name (not the send-to-last-byte time, the lag or the bytes), so the
+/// latency stands in for the service time; throughput is their count over the round's length.
+fn focus_summary(r: &RoundMeasurement, name: &str) -> Summary {
+    let empty = new_hist();
+    let (latency, requests, errors) = match r.by_name.get(name) {
+        Some(m) => (&m.latency, m.requests, m.errors),
+        None => (&empty, 0, 0),
+    };
+    Summary::from_parts(SummaryParts {
+        latency,
+        service: latency,
+        lag: None,
+        ok: requests.saturating_sub(errors),
+        errors,
+        settling: 0,
+        seconds: r.seconds,
+        late_sends: 0,
+        unsent: 0,
+        bytes_received: 0,
+        checks: (0, 0),
+        harness_cpu_seconds: 0.0,
+        error_kinds: BTreeMap::new(),
+        error_examples: BTreeMap::new(),
+        failed_checks: BTreeMap::new(),
+    })
 }
 
 fn parts_of(r: &RoundMeasurement) -> SummaryParts<'_> {

@@ -55,6 +55,11 @@ pub enum InvalidReason {
     NotReady {
         when: String,
     },
+    /// The run compares the requests of one name, and a round of this variant had none.
+    FocusMissing {
+        variant: String,
+        name: String,
+    },
 }
 
 impl std::fmt::Display for InvalidReason {
@@ -97,6 +102,11 @@ impl std::fmt::Display for InvalidReason {
             InvalidReason::NotReady { when } => {
                 write!(f, "the service did not answer its readiness check {when}")
             }
+            InvalidReason::FocusMissing { variant, name } => write!(
+                f,
+                "{variant}: the verdict is about the requests named {name:?}, and a round had none \
+                 (the lab names its requests differently: see the by-name table, or --focus)"
+            ),
         }
     }
 }
@@ -149,4 +159,22 @@ pub fn check(
             .map(|w| InvalidReason::NotReady { when: w.clone() }),
     );
     reasons
+}
+
+/// With a focus: every variant whose rounds did not all complete a request of that name.
+pub fn focus_missing(rounds: &[crate::RoundResult], name: &str) -> Vec<InvalidReason> {
+    let mut missing: Vec<String> = Vec::new();
+    for r in rounds {
+        let none = r.focus.as_ref().is_none_or(|f| f.requests == 0);
+        if none && !missing.contains(&r.variant) {
+            missing.push(r.variant.clone());
+        }
+    }
+    missing
+        .into_iter()
+        .map(|variant| InvalidReason::FocusMissing {
+            variant,
+            name: name.to_string(),
+        })
+        .collect()
 }

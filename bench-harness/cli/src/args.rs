@@ -309,6 +309,11 @@ pub struct LabArgs {
     /// Needs root (or CAP_NET_ADMIN); removed when the run ends.
     #[arg(long, value_name = "SPEC", conflicts_with = "target")]
     pub link: Option<perflab_services::link::LinkSpec>,
+    /// Compare the variants on the requests of this name only (the lab's by-name table lists
+    /// them); the other requests still run, as load. Overrides the lab's own focus
+    /// (blocking-runtime's is its fast endpoint).
+    #[arg(long, value_name = "REQUEST_NAME")]
+    pub focus: Option<String>,
     /// Load this component file instead of building the lab's plugin.
     #[arg(long)]
     pub plugin: Option<PathBuf>,

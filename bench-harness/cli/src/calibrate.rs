@@ -227,6 +227,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             readiness_path: Some("/health/ready"),
             intervals: false,
             profile: None,
+            focus: None,
         };
         let outcome = experiment::run(&plan, &cancel, &Arc::new(Progress::new(true))).await?;
         let names = vec!["A".to_string(), "B".to_string()];
@@ -239,6 +240,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             unsettled: &outcome.unsettled,
             not_ready: &outcome.not_ready,
             stop: Some(outcome.stop),
+            focus: None,
         });
         let Some(c) = analysis.comparisons.first() else {
             continue;

@@ -65,6 +65,7 @@ pub async fn execute(
         unsettled: &outcome.unsettled,
         not_ready: &outcome.not_ready,
         stop: Some(outcome.stop),
+        focus: plan.focus.as_deref(),
     });
     let judged = judge(&thresholds, &analysis, saved.as_ref(), info.lab.as_ref());
     let against_saved = saved.as_ref().map(|b| b.compare(&analysis));
@@ -162,6 +163,7 @@ pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
         unsettled: &meta.rounds.unsettled,
         not_ready: &header.not_ready,
         stop: Some(meta.rounds.stop_reason),
+        focus: meta.lab.as_ref().and_then(|l| l.focus.as_deref()),
     });
     let judged = judge(&thresholds, &analysis, None, meta.lab.as_ref());
     let dir = args.out.clone().unwrap_or_else(|| {
@@ -340,6 +342,7 @@ mod crash_check_tests {
                 check("not-promised", false, 27),
                 check("broken", true, 3),
             ],
+            focus: None,
         };
         let failed = super::broken_promises(&lab);
         assert_eq!(failed.len(), 1, "{failed:?}");

@@ -113,6 +113,8 @@ pub struct Plan {
     pub intervals: bool,
     /// Sample the service's CPU stacks during measured rounds (`--profile`).
     pub profile: Option<ProfilePlan>,
+    /// Compare only the requests of this name (`--focus`, or the lab's own).
+    pub focus: Option<String>,
 }
 
 pub struct Outcome {
@@ -575,6 +577,7 @@ fn precise_enough(plan: &Plan, rounds: &[RoundMeasurement]) -> bool {
         unsettled: &[],
         not_ready: &[],
         stop: None,
+        focus: plan.focus.as_deref(),
     });
     compare::widest_headline(&analysis.comparisons).is_some_and(|w| w <= plan.stop.precision)
 }

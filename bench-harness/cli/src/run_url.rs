@@ -108,6 +108,8 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         readiness_path: None,
         intervals: args.output.hlog.is_some(),
         profile,
+        // A URL run names its requests by target, not by role: nothing to focus on.
+        focus: None,
     };
     let info = RunInfo {
         name: if two { "url-ab".into() } else { "url".into() },

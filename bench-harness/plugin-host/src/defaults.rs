@@ -3,7 +3,7 @@
 //! without it load exactly as before.
 
 use crate::optional::OptionalFunc;
-use crate::{Plugin, PluginError};
+use crate::{Plugin, PluginError, wit};
 
 impl Plugin {
     /// The stack-sampling frequency (Hz) at which the lab profiles the reference service by
@@ -25,5 +25,43 @@ impl Plugin {
             .call(&mut store, ())
             .map_err(|e| self.optional_call_error(e, "defaults.profile-hz"))?;
         Ok(hz)
+    }
+
+    /// The request name the lab's verdict is about (`defaults.focus`); `None` when the
+    /// component does not export it (built before it was added) or focuses on nothing. A name
+    /// that cannot be a request name is the plugin's error.
+    pub fn focus_by_default(
+        &self,
+        params: &[wit::ParamValue],
+    ) -> Result<Option<String>, PluginError> {
+        let Some(OptionalFunc {
+            mut store,
+            instance,
+            func,
+        }) = self.optional_export("defaults", "focus")?
+        else {
+            return Ok(None);
+        };
+        let focus = instance
+            .get_typed_func::<(&[wit::ParamValue],), (Option<String>,)>(&mut store, func)
+            .map_err(|e| self.optional_call_error(e, "defaults.focus (its signature)"))?;
+        self.set_deadline(&mut store, self.limits().setup_deadline);
+        let (name,) = focus
+            .call(&mut store, (params,))
+            .map_err(|e| self.optional_call_error(e, "defaults.focus"))?;
+        match name {
+            Some(n) if n.is_empty() || n.len() > 64 || n.chars().any(char::is_control) => {
+                Err(PluginError::Call {
+                    plugin: self.name.clone(),
+                    call: "defaults.focus".into(),
+                    message: format!(
+                        "focus {n:?} cannot be a request name: 1 to 64 characters, none of them \
+                         control characters"
+                    ),
+                    guest_output: self.log.tail(12),
+                })
+            }
+            name => Ok(name),
+        }
     }
 }

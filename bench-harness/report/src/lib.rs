@@ -131,6 +131,10 @@ pub struct LabInfo {
     /// Acknowledged writes counted after a kill -9 mid-write (labs that export `crash-check`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crash_checks: Vec<CrashCheck>,
+    /// The request name the verdicts compare (`--focus`, or the lab's `defaults.focus`);
+    /// absent: every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus: Option<String>,
 }
 
 /// One variant, one failure: writers ran, the service (or its database) was killed with

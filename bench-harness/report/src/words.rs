@@ -177,6 +177,12 @@ pub fn verdict_section(r: &Report) -> Vec<String> {
         lines.push("no verdict: this run is invalid —".to_string());
         lines.extend(r.invalid_reasons.iter().map(|w| format!("  {w}")));
     }
+    if let Some(name) = r.lab.as_ref().and_then(|l| l.focus.as_deref()) {
+        lines.push(format!(
+            "(throughput and latency of the {name:?} requests only; the others ran as load: see \
+             the by-name table)"
+        ));
+    }
     lines.push(format!(
         "({}; {})",
         policy_line(&r.policy, &r.correction),

@@ -29,4 +29,5 @@ pub fn publish() {
         metrics::counter!(m::PROCESS_VOLUNTARY_SWITCHES).absolute(u.voluntary_switches);
         metrics::counter!(m::PROCESS_INVOLUNTARY_SWITCHES).absolute(u.involuntary_switches);
     }
+    crate::blocking::publish_runtime_busy();
 }

@@ -64,6 +64,10 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         None => Vec::new(),
     };
 
+    let focus = match &args.focus {
+        Some(name) => Some(name.clone()),
+        None => plugin.focus_by_default(&params)?,
+    };
     let (target, _) = Target::resolve(&services.base_url, false).await?;
     let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
     // Each variant's VUs are told which variant they run (`variant` among their params).
@@ -105,6 +109,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         timeout: args.load.timeout,
         threads: args.load.threads,
         scrape_metrics: true,
+        focus: focus.clone(),
     };
     let info = RunInfo {
         name: desc.name.clone(),
@@ -117,6 +122,7 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
             prediction,
             lessons: Vec::new(),
             crash_checks,
+            focus,
         }),
         environment: env,
         thresholds: desc.thresholds.iter().map(convert::threshold).collect(),

@@ -181,6 +181,11 @@ impl Defaults for Durability {
     fn profile_hz() -> Option<u32> {
         None
     }
+
+    /// Every request is the lesson: no focus.
+    fn focus(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 impl Lessons for Durability {

@@ -135,6 +135,11 @@ impl Defaults for Serialization {
     fn profile_hz() -> Option<u32> {
         Some(99)
     }
+
+    /// Every request is the lesson: no focus.
+    fn focus(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 export!(Serialization);
