@@ -217,6 +217,35 @@ fn a_focus_on_a_name_never_sent_leaves_no_verdict() {
 }
 
 #[test]
+fn an_a_a_run_compares_a_variant_with_a_copy_that_behaves_the_same() {
+    let doc = run_lab("cache-aside", &["--aa", "no-cache"]);
+    let variants = doc["variants"].as_array().unwrap();
+    let names: Vec<&str> = variants
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["no-cache", "no-cache-again"]);
+    // The copy's VUs are told they run `no-cache`: the lab's no-cache-only check runs for both.
+    for v in variants {
+        let check = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "no-cache answers from the database")
+            .unwrap_or_else(|| panic!("{}: no no-cache check", v["name"]));
+        assert!(check["passed"].as_u64().unwrap() > 0);
+        assert_eq!(check["failed"], 0);
+    }
+    assert_eq!(
+        counter(&doc, 1, "cache_misses_total"),
+        counter(&doc, 1, "db_statements_total")
+    );
+    // The lab's threshold about in-process vs no-cache does not apply to an A/A run.
+    let thresholds = doc["thresholds"].to_string();
+    assert!(!thresholds.contains("in-process"), "{thresholds}");
+}
+
+#[test]
 fn serialization() {
     let out = tempfile::tempdir().unwrap();
     // No --profile: the lab profiles by default (its optional `defaults` export).

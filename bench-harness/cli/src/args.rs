@@ -314,6 +314,13 @@ pub struct LabArgs {
     /// (blocking-runtime's is its fast endpoint).
     #[arg(long, value_name = "REQUEST_NAME")]
     pub focus: Option<String>,
+    /// An A/A run: VARIANT against a copy of itself (`VARIANT-again`, the same settings and the
+    /// same plugin behaviour), interleaved like any comparison. Any verdict but "equivalent" or
+    /// "inconclusive" is a false claim: how often this happens on your machine is what the
+    /// intervals' confidence promises. The lab's thresholds about particular variants are
+    /// dropped.
+    #[arg(long, value_name = "VARIANT")]
+    pub aa: Option<String>,
     /// Load this component file instead of building the lab's plugin.
     #[arg(long)]
     pub plugin: Option<PathBuf>,

@@ -43,7 +43,10 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         args.plugin.as_deref(),
         args.output.quiet,
     )?;
-    let (desc, params) = describe(&plugin, &args)?;
+    let (mut desc, params) = describe(&plugin, &args)?;
+    if let Some(variant) = &args.aa {
+        desc = against_itself(desc, variant)?;
+    }
     let prediction = prompt::ask_prediction(&desc, args.no_prompt, args.output.quiet);
     let rounds = round_plan(&desc, &args)?;
 
@@ -70,11 +73,16 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     };
     let (target, _) = Target::resolve(&services.base_url, false).await?;
     let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
-    // Each variant's VUs are told which variant they run (`variant` among their params).
+    // Each variant's VUs are told which variant they run (`variant` among their params); an
+    // A/A run's copy is told the original's name, so the plugin treats both alike.
     let workload = |variant: &str| {
+        let told = match &args.aa {
+            Some(original) if variant == aa_copy(original) => original.as_str(),
+            _ => variant,
+        };
         Arc::new(PluginWorkload::new(
             plugin.clone(),
-            with_variant(&params, variant),
+            with_variant(&params, told),
             body_need,
             args.load.seed,
         ))
@@ -228,6 +236,37 @@ fn describe(
         );
     }
     Ok((desc, params))
+}
+
+/// The name of an A/A run's copy of `variant`.
+fn aa_copy(variant: &str) -> String {
+    format!("{variant}-again")
+}
+
+/// `--aa VARIANT`: the lab reduced to VARIANT and a copy of it with the same settings. Only
+/// thresholds that apply to every variant alike are kept.
+fn against_itself(mut desc: wit::Description, variant: &str) -> anyhow::Result<wit::Description> {
+    let Some(original) = desc.variants.iter().find(|v| v.name == variant).cloned() else {
+        bail!(
+            "--aa {variant}: lab {} has no such variant; it has {}",
+            desc.name,
+            desc.variants
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let copy = wit::VariantDef {
+        name: aa_copy(variant),
+        description: format!("{variant} again, the same settings: an A/A comparison"),
+        settings: original.settings.clone(),
+    };
+    desc.summary = format!("A/A: {variant} against itself. {}", desc.summary);
+    desc.variants = vec![original, copy];
+    desc.thresholds
+        .retain(|t| t.variant.is_none() && t.relative_to.is_none());
+    Ok(desc)
 }
 
 /// The rounds: the lab's load model (or its quick one) cut into short rounds, its declared time
