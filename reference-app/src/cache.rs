@@ -307,10 +307,6 @@ impl Ctx<'_> {
             CacheKind::NoCache | CacheKind::Redis => None,
         }
     }
-
-    fn redis_key(&self, key: Key) -> String {
-        key.redis_key(self.kind)
-    }
 }
 
 /// A read through the current option: the answer's JSON and where it came from.
@@ -371,7 +367,7 @@ async fn through_local(ctx: &Ctx<'_>, key: Key) -> Result<(Cached, Source), ApiE
 /// The Redis tier: GET; on a miss, the database and a SET with the TTL.
 async fn through_redis(ctx: &Ctx<'_>, key: Key) -> Result<(Cached, Source), ApiError> {
     let mut redis = ctx.redis()?;
-    let redis_key = ctx.redis_key(key);
+    let redis_key = key.redis_key(ctx.kind);
     metrics::counter!(names::CACHE_REDIS_ROUND_TRIPS).increment(1);
     let got: Option<Vec<u8>> = redis
         .get(&redis_key)
