@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/blocking/work", get(routes::blocking_work))
         .route("/blocking/fast", get(routes::blocking_fast))
+        .route("/resilience/quote/{id}", get(routes::resilience_quote))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -195,6 +196,7 @@ impl Service {
             durability: Arc::default(),
             cache: Arc::default(),
             blocking: Arc::default(),
+            resilience: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };
         Ok(Service { state, upstream })

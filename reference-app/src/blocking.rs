@@ -24,11 +24,11 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::dimension;
 use crate::error::ApiError;
 use crate::metric_names as names;
+use crate::permits::Permits;
 use crate::settings::Knob;
 
 dimension! {
@@ -77,27 +77,14 @@ pub struct WorkDone {
 
 pub struct BlockingState {
     /// The bounded pool's permits, resized when `blocking.permits` changes.
-    permits: std::sync::Mutex<(usize, std::sync::Arc<Semaphore>)>,
+    permits: Permits,
 }
 
 impl Default for BlockingState {
     fn default() -> Self {
-        let n = PERMITS.default as usize;
         BlockingState {
-            permits: std::sync::Mutex::new((n, std::sync::Arc::new(Semaphore::new(n)))),
+            permits: Permits::new(PERMITS.default as usize),
         }
-    }
-}
-
-impl BlockingState {
-    fn semaphore(&self, permits: u64) -> std::sync::Arc<Semaphore> {
-        let want = (permits as usize).clamp(1, MAX_PERMITS);
-        let mut current = self.permits.lock().expect("permits lock");
-        if current.0 != want {
-            // Requests holding permits of the old semaphore finish on it; new ones queue here.
-            *current = (want, std::sync::Arc::new(Semaphore::new(want)));
-        }
-        current.1.clone()
     }
 }
 
@@ -140,7 +127,8 @@ pub async fn work(
         BlockingKind::BoundedPool => {
             let waiting = Instant::now();
             let _permit = state
-                .semaphore(permits)
+                .permits
+                .sized(permits, MAX_PERMITS)
                 .acquire_owned()
                 .await
                 .map_err(|e| ApiError::dependency("the blocking pool's semaphore", e))?;

@@ -23,6 +23,7 @@ crate::registry! {
     durability: crate::durability::Durability,
     cache: crate::cache::CacheKind,
     blocking: crate::blocking::BlockingKind,
+    resilience: crate::resilience::ResilienceKind,
 }
 
 impl Settings {

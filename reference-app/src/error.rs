@@ -36,6 +36,9 @@ pub enum ApiError {
     /// A dependency (database, Redis, upstream) is not configured for this run.
     #[error("{0}")]
     Unavailable(String),
+    /// A dependency did not answer in time (a timeout the service set).
+    #[error("{0}")]
+    GatewayTimeout(String),
     /// A dependency failed while serving the request.
     #[error("{what} failed: {cause}")]
     Dependency { what: &'static str, cause: String },
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Dependency { .. } => StatusCode::BAD_GATEWAY,
         }
     }
@@ -93,6 +97,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::NotAcceptable(_) => "not_acceptable",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::GatewayTimeout(_) => "gateway_timeout",
             ApiError::Dependency { .. } => "dependency_failed",
         }
     }

@@ -14,6 +14,9 @@
 //! | `pagination` | [`feed`] (the pagination lab) |
 //! | `index` | [`catalog`] (the index lab) |
 //! | `durability` | [`durability`] (the durability lab) |
+//! | `cache` | [`cache`] (the cache-aside lab) |
+//! | `blocking` | [`blocking`] (the blocking-runtime lab) |
+//! | `resilience` | [`resilience`] (the resilience lab; calls [`upstream`]'s `/flaky`) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -42,6 +45,8 @@ pub mod model;
 pub mod observability;
 pub mod openapi;
 pub mod orders;
+pub mod permits;
+pub mod resilience;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -44,6 +44,22 @@ pub const BLOCKING_ON_WORKER_NS: &str = "blocking_on_worker_nanoseconds_total";
 pub const BLOCKING_PERMIT_WAIT_NS: &str = "blocking_permit_wait_nanoseconds_total";
 pub const TOKIO_WORKER_BUSY_NS: &str = "tokio_worker_busy_nanoseconds_total";
 
+/// `resilience`: requests, calls made to the flaky upstream (per request: the call
+/// amplification), timeouts, retries, requests that failed all the same, the breaker's
+/// refusals and openings, the bulkhead's refusals, and time a database connection was held
+/// across the upstream call.
+pub const RESILIENCE_REQUESTS: &str = "resilience_requests_total";
+pub const RESILIENCE_UPSTREAM_CALLS: &str = "resilience_upstream_calls_total";
+pub const RESILIENCE_TIMEOUTS: &str = "resilience_timeouts_total";
+pub const RESILIENCE_RETRIES: &str = "resilience_retries_total";
+pub const RESILIENCE_FAILED: &str = "resilience_failed_total";
+pub const RESILIENCE_BREAKER_REJECTIONS: &str = "resilience_breaker_rejections_total";
+pub const RESILIENCE_BREAKER_OPENED: &str = "resilience_breaker_opened_total";
+pub const RESILIENCE_BULKHEAD_REJECTIONS: &str = "resilience_bulkhead_rejections_total";
+pub const RESILIENCE_DB_HELD_NS: &str = "resilience_db_held_nanoseconds_total";
+/// Calls the flaky upstream received: its side of the amplification.
+pub const FLAKY_REQUESTS: &str = "upstream_flaky_requests_total";
+
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
 pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
@@ -100,6 +116,16 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     BLOCKING_WORK,
     BLOCKING_ON_WORKER_NS,
     BLOCKING_PERMIT_WAIT_NS,
+    RESILIENCE_REQUESTS,
+    RESILIENCE_UPSTREAM_CALLS,
+    RESILIENCE_TIMEOUTS,
+    RESILIENCE_RETRIES,
+    RESILIENCE_FAILED,
+    RESILIENCE_BREAKER_REJECTIONS,
+    RESILIENCE_BREAKER_OPENED,
+    RESILIENCE_BULKHEAD_REJECTIONS,
+    RESILIENCE_DB_HELD_NS,
+    FLAKY_REQUESTS,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

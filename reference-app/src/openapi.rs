@@ -42,6 +42,7 @@ use crate::{admin, error, insert, introspect, model, observability, routes, sett
         routes::cache_change_price,
         routes::blocking_work,
         routes::blocking_fast,
+        routes::resilience_quote,
         admin::notes,
         admin::list,
         admin::validate,

@@ -655,6 +655,29 @@ pub async fn blocking_fast() -> Json<Fast> {
     Json(Fast { ok: true })
 }
 
+// ---- resilience (the resilience lab) --------------------------------------------------------
+
+/// A price from the flaky upstream (`flaky.*` knobs), with the defences of the `resilience`
+/// option: none, a timeout (504), retries, a circuit breaker and a bulkhead (503 when either
+/// turns the call away).
+#[utoipa::path(get, path = "/resilience/quote/{id}", tag = "resilience",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = Quote), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+pub async fn resilience_quote(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<Quote>> {
+    let Path(id) = id?;
+    let ctx = crate::resilience::Ctx {
+        state: &state.resilience,
+        switch: &state.settings.resilience,
+        http: &state.http,
+        db: &state.db,
+    };
+    Ok(Json(crate::resilience::quote(&ctx, id).await?))
+}
+
 /// A known path asked with a method it does not take: 405 with the same JSON body as every
 /// other error.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

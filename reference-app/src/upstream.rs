@@ -62,6 +62,7 @@ impl Upstream {
         let addr = listener.local_addr()?;
         let router = Router::new()
             .route("/quote/{id}", get(quote))
+            .route("/flaky/{id}", get(flaky))
             .with_state(settings);
         let task = tokio::spawn(accept_loop(listener, acceptor, router));
         Ok(Upstream {
@@ -121,6 +122,41 @@ async fn quote(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Re
             "upstream: injected failure",
         )
             .into_response();
+    }
+    axum::Json(Quote {
+        id,
+        price_cents: 1_000 + id % 9_000,
+        currency: "KRW".into(),
+    })
+    .into_response()
+}
+
+/// The `resilience` dimension's upstream: slow, failing or down as the `flaky.*` knobs say.
+async fn flaky(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Response {
+    use crate::resilience::{
+        FLAKY_DOWN, FLAKY_FAILURE_PERMILLE, FLAKY_LATENCY_US, FLAKY_SPIKE_MS, FLAKY_SPIKE_PERMILLE,
+    };
+    metrics::counter!(names::FLAKY_REQUESTS).increment(1);
+    let knobs = &settings.resilience;
+    let spike = Duration::from_millis(knobs.knob(&FLAKY_SPIKE_MS));
+    let unavailable = || {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream: injected failure",
+        )
+            .into_response()
+    };
+    if knobs.knob(&FLAKY_DOWN) == 1 {
+        // Down the way overloaded services are: the call hangs, then fails.
+        tokio::time::sleep(spike).await;
+        return unavailable();
+    }
+    tokio::time::sleep(Duration::from_micros(knobs.knob(&FLAKY_LATENCY_US))).await;
+    if rand::random_range(0..1000) < knobs.knob(&FLAKY_SPIKE_PERMILLE) {
+        tokio::time::sleep(spike).await;
+    }
+    if rand::random_range(0..1000) < knobs.knob(&FLAKY_FAILURE_PERMILLE) {
+        return unavailable();
     }
     axum::Json(Quote {
         id,

@@ -75,6 +75,16 @@ fn run_lab_in(name: &str, extra: &[&str], out: &std::path::Path) -> serde_json::
     doc
 }
 
+/// The report's variants, in the order the lab declared them.
+fn variant_names(doc: &serde_json::Value) -> Vec<&str> {
+    doc["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
 fn counter(doc: &serde_json::Value, variant: usize, name: &str) -> f64 {
     doc["variants"][variant]["counters_per_request"][name]
         .as_f64()
@@ -114,12 +124,7 @@ fn cache_aside() {
     // A quick lab is long enough for the caches to be warm after the warm-up: the counters, not
     // the speed, tell the tiers apart.
     let doc = run_lab("cache-aside", &["--param", "query=lookup"]);
-    let names: Vec<&str> = doc["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names = variant_names(&doc);
     assert_eq!(names, ["no-cache", "redis", "in-process", "two-tier"]);
     // no-cache: every read is a query; the caches answer almost every read themselves.
     assert!(counter(&doc, 0, "cache_misses_total") > 0.99);
@@ -199,6 +204,50 @@ fn blocking_runtime() {
         );
     }
     assert!(counter(&doc, 2, "blocking_permit_wait_nanoseconds_total") > 0.0);
+}
+
+#[test]
+fn resilience_against_a_dead_upstream() {
+    let doc = run_lab("resilience", &["--param", "upstream=down"]);
+    // The verdict is about the unrelated endpoint; the price requests all fail, by design.
+    assert_eq!(doc["lab"]["focus"], "unrelated");
+    let calls_per_price = |v: usize| {
+        counter(&doc, v, "resilience_upstream_calls_total")
+            / counter(&doc, v, "resilience_requests_total")
+    };
+    let names = variant_names(&doc);
+    assert_eq!(
+        names,
+        [
+            "no-timeout",
+            "timeout",
+            "retry",
+            "circuit-breaker",
+            "bulkhead"
+        ]
+    );
+    // One call per request without retries; with 3 retries against a dead upstream, about
+    // four (a request cut by a round's end counts its calls in the round it made them).
+    for v in [0, 1] {
+        let calls = calls_per_price(v);
+        assert!((0.9..=1.1).contains(&calls), "{}: {calls}", names[v]);
+    }
+    assert!(calls_per_price(2) > 3.0, "retry: {}", calls_per_price(2));
+    // The open breaker answers without calling: fewer calls than requests, and rejections.
+    for v in [3, 4] {
+        assert!(
+            calls_per_price(v) < 1.0,
+            "{}: {}",
+            names[v],
+            calls_per_price(v)
+        );
+        assert!(counter(&doc, v, "resilience_breaker_rejections_total") > 0.0);
+    }
+    // Timeouts free the held database connection sooner than a hung call does.
+    assert!(
+        counter(&doc, 1, "resilience_db_held_nanoseconds_total")
+            < counter(&doc, 0, "resilience_db_held_nanoseconds_total")
+    );
 }
 
 #[test]
@@ -520,12 +569,7 @@ fn index_writes() {
         "index",
         &["--param", "rows=20000", "--param", "workload=write"],
     );
-    let names: Vec<&str> = doc["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names = variant_names(&doc);
     assert_eq!(names, ["no-index", "composite", "three-indexes"]);
     assert_eq!(
         counter(&doc, 2, "db_commits_total"),

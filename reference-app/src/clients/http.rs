@@ -56,6 +56,15 @@ impl HttpClients {
         })
     }
 
+    /// The process's pooled client (what the `resilience` dimension calls through).
+    pub fn shared(&self) -> &reqwest::Client {
+        &self.shared
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     pub async fn quote(&self, kind: HttpClientKind, id: u64) -> Result<Quote, ApiError> {
         let per_request;
         let client = match kind {
