@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/blocking/work", get(routes::blocking_work))
         .route("/blocking/fast", get(routes::blocking_fast))
         .route("/resilience/quote/{id}", get(routes::resilience_quote))
+        .route("/batch/baskets/{id}", get(routes::batch_basket))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
         .route(
             "/probe/allocations",
@@ -178,8 +179,12 @@ impl Service {
             Some(url) => Some(Arc::new(Redis::connect(url).await?)),
             None => None,
         };
-        let upstream = Upstream::start(settings.clone()).await?;
-        let http = Arc::new(HttpClients::new(upstream.base_url(), &upstream.cert_pem)?);
+        let upstream = Upstream::start(settings.clone(), config.upstream_listen).await?;
+        let upstream_url = match config.upstream_via {
+            Some(via) => format!("https://{via}"),
+            None => upstream.base_url(),
+        };
+        let http = Arc::new(HttpClients::new(upstream_url, &upstream.cert_pem)?);
 
         let state = AppState {
             settings,

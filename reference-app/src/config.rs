@@ -73,6 +73,16 @@ pub struct Config {
     #[arg(long, default_value_t = 64 << 20)]
     pub store_max_bytes: usize,
 
+    /// Where the in-process upstream HTTPS service listens (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub upstream_listen: std::net::SocketAddr,
+
+    /// Where the service's HTTP clients reach the upstream, when not directly: a relay in
+    /// front of `--upstream-listen` (perflab's `--link` puts a delay line there). Must be a
+    /// 127.0.0.1 address: the upstream's certificate names 127.0.0.1 and localhost.
+    #[arg(long)]
+    pub upstream_via: Option<std::net::SocketAddr>,
+
     /// How many users to seed into the database for the lookup endpoints.
     #[arg(long, default_value_t = 1000)]
     pub seed_users: i64,

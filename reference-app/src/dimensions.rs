@@ -24,6 +24,7 @@ crate::registry! {
     cache: crate::cache::CacheKind,
     blocking: crate::blocking::BlockingKind,
     resilience: crate::resilience::ResilienceKind,
+    batch_calls: crate::batch_calls::BatchCallsKind,
 }
 
 impl Settings {

@@ -16,6 +16,7 @@
 //! | `durability` | [`durability`] (the durability lab) |
 //! | `cache` | [`cache`] (the cache-aside lab) |
 //! | `blocking` | [`blocking`] (the blocking-runtime lab) |
+//! | `batch-calls` | [`batch_calls`] (the batch-calls lab; calls [`upstream`]'s `/quote` and `/quotes`) |
 //! | `resilience` | [`resilience`] (the resilience lab; calls [`upstream`]'s `/flaky`) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
@@ -24,6 +25,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod batch_calls;
 pub mod blocking;
 pub mod cache;
 pub mod catalog;

@@ -11,6 +11,8 @@ pub const MAX_USERS: usize = 10_000;
 pub const MAX_ROWS_PER_REQUEST: usize = 100_000;
 /// Ids one `POST /durability/audit` may check (a crash check writes for a second or two).
 pub const MAX_AUDIT_IDS: usize = 1_000_000;
+/// Items in one basket (`batch.items`), and ids in one call of the upstream's batch endpoint.
+pub const MAX_BATCH_IDS: usize = 1_000;
 /// Tags on one user record.
 pub const MAX_TAGS: usize = 16;
 

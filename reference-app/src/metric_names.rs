@@ -64,6 +64,13 @@ pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
 pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
 pub const UPSTREAM_TLS_HANDSHAKES: &str = "upstream_tls_handshakes_total";
+/// Prices the upstream answered (one per `/quote` call, N per batch call).
+pub const UPSTREAM_QUOTES_SERVED: &str = "upstream_quotes_served_total";
+
+/// `batch-calls`: baskets priced, and the upstream calls made for them (per basket: the
+/// round trips).
+pub const BATCH_BASKETS: &str = "batch_baskets_total";
+pub const BATCH_UPSTREAM_CALLS: &str = "batch_upstream_calls_total";
 
 /// The like counter (`likes`): increments answered 200, optimistic retries, time waiting for
 /// the lock, and acknowledged increments that are not stored: a correctness counter (perflab
@@ -130,6 +137,9 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,
     UPSTREAM_TLS_HANDSHAKES,
+    UPSTREAM_QUOTES_SERVED,
+    BATCH_BASKETS,
+    BATCH_UPSTREAM_CALLS,
     REDIS_CONNECTIONS_OPENED,
     REDIS_COMMANDS,
     LIKES_ACKNOWLEDGED,

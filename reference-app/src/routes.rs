@@ -678,6 +678,32 @@ pub async fn resilience_quote(
     Ok(Json(crate::resilience::quote(&ctx, id).await?))
 }
 
+// ---- batch-calls (the batch-calls lab) ----------------------------------------------------
+
+/// The total price of a basket of `batch.items` products, asked of the upstream one call per
+/// item (in a row, all at once, or `batch.concurrency` at a time) or in one batch call.
+#[utoipa::path(get, path = "/batch/baskets/{id}", tag = "batch-calls",
+    params(("id" = u64, Path, description = "basket number; its products are id·1000 + 0 … items − 1")),
+    responses((status = 200, body = crate::batch_calls::Basket), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn batch_basket(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<crate::batch_calls::Basket>> {
+    use crate::batch_calls::{CONCURRENCY, ITEMS};
+    let Path(id) = id?;
+    let switch = &state.settings.batch_calls;
+    Ok(Json(
+        crate::batch_calls::price(
+            &state.http,
+            switch.get(),
+            id,
+            switch.knob(&ITEMS),
+            switch.knob(&CONCURRENCY),
+        )
+        .await?,
+    ))
+}
+
 /// A known path asked with a method it does not take: 405 with the same JSON body as every
 /// other error.
 pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

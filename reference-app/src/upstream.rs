@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -38,8 +38,8 @@ impl Upstream {
         format!("https://{}", self.addr)
     }
 
-    /// Starts the server on an ephemeral loopback port.
-    pub async fn start(settings: Arc<Settings>) -> anyhow::Result<Upstream> {
+    /// Starts the server on `listen` (`127.0.0.1:0`: an ephemeral loopback port).
+    pub async fn start(settings: Arc<Settings>, listen: SocketAddr) -> anyhow::Result<Upstream> {
         let certified = rcgen::generate_simple_self_signed(vec![
             "127.0.0.1".to_string(),
             "localhost".to_string(),
@@ -58,11 +58,14 @@ impl Upstream {
         )?;
         let acceptor = TlsAcceptor::from(Arc::new(tls));
 
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("the upstream cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let router = Router::new()
             .route("/quote/{id}", get(quote))
             .route("/flaky/{id}", get(flaky))
+            .route("/quotes", get(quotes))
             .with_state(settings);
         let task = tokio::spawn(accept_loop(listener, acceptor, router));
         Ok(Upstream {
@@ -111,24 +114,28 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, router: Route
 
 async fn quote(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Response {
     metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
+    if let Some(failed) = wait_or_fail(&settings).await {
+        return failed;
+    }
+    metrics::counter!(names::UPSTREAM_QUOTES_SERVED).increment(1);
+    axum::Json(Quote::of(id)).into_response()
+}
+
+/// The `upstream.*` knobs, for one call of `/quote` or `/quotes`: wait `upstream.latency_us`,
+/// then fail `upstream.failure_permille` of the calls with 503.
+async fn wait_or_fail(settings: &Settings) -> Option<Response> {
     let latency = settings.http_client.knob(&UPSTREAM_LATENCY_US);
     if latency > 0 {
         tokio::time::sleep(Duration::from_micros(latency)).await;
     }
     let failure_permille = settings.http_client.knob(&UPSTREAM_FAILURE_PERMILLE);
-    if failure_permille > 0 && rand::random_range(0..1000) < failure_permille {
-        return (
+    (failure_permille > 0 && rand::random_range(0..1000) < failure_permille).then(|| {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             "upstream: injected failure",
         )
-            .into_response();
-    }
-    axum::Json(Quote {
-        id,
-        price_cents: 1_000 + id % 9_000,
-        currency: "KRW".into(),
+            .into_response()
     })
-    .into_response()
 }
 
 /// The `resilience` dimension's upstream: slow, failing or down as the `flaky.*` knobs say.
@@ -158,10 +165,33 @@ async fn flaky(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Re
     if rand::random_range(0..1000) < knobs.knob(&FLAKY_FAILURE_PERMILLE) {
         return unavailable();
     }
-    axum::Json(Quote {
-        id,
-        price_cents: 1_000 + id % 9_000,
-        currency: "KRW".into(),
-    })
-    .into_response()
+    axum::Json(Quote::of(id)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Ids {
+    /// Comma-separated product ids.
+    ids: String,
+}
+
+/// The batch endpoint the `batch-calls` dimension's `batch` option calls: many prices in one
+/// round trip, for the same `upstream.*` latency and failures as one.
+async fn quotes(State(settings): State<Arc<Settings>>, Query(ids): Query<Ids>) -> Response {
+    metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
+    let parsed: Result<Vec<u64>, _> = ids.ids.split(',').map(str::parse).collect();
+    let ids = match parsed {
+        Ok(ids) if ids.len() <= crate::limits::MAX_BATCH_IDS => ids,
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "upstream: ids must be at most 1000 comma-separated numbers",
+            )
+                .into_response();
+        }
+    };
+    if let Some(failed) = wait_or_fail(&settings).await {
+        return failed;
+    }
+    metrics::counter!(names::UPSTREAM_QUOTES_SERVED).increment(ids.len() as u64);
+    axum::Json(ids.into_iter().map(Quote::of).collect::<Vec<_>>()).into_response()
 }

@@ -207,6 +207,30 @@ fn blocking_runtime() {
 }
 
 #[test]
+fn batch_calls() {
+    let doc = run_lab("batch-calls", &["--param", "items=10"]);
+    assert_eq!(
+        variant_names(&doc),
+        ["sequential", "join-all", "bounded", "batch"]
+    );
+    // One round trip per item, or one per basket; the same prices either way, all checked.
+    for v in 0..3 {
+        assert_eq!(counter(&doc, v, "batch_upstream_calls_total"), 10.0);
+    }
+    assert_eq!(counter(&doc, 3, "batch_upstream_calls_total"), 1.0);
+    for v in 0..4 {
+        assert_eq!(counter(&doc, v, "upstream_quotes_served_total"), 10.0);
+        let checks = doc["variants"][v]["checks"].as_array().unwrap();
+        let total = checks
+            .iter()
+            .find(|c| c["name"] == "the basket's total is right")
+            .unwrap();
+        assert_eq!(total["failed"], 0, "variant {v}: {total}");
+        assert!(total["passed"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
 fn resilience_against_a_dead_upstream() {
     let doc = run_lab("resilience", &["--param", "upstream=down"]);
     // The verdict is about the unrelated endpoint; the price requests all fail, by design.
@@ -650,6 +674,43 @@ fn interrupted_lab_leaves_nothing_behind(signal: i32) {
         .map(|e| e.file_name())
         .collect();
     assert!(files.is_empty(), "left in the temp dir: {files:?}");
+}
+
+/// `--link` for a lab without Redis: the service's upstream calls go through a delay line. The
+/// report says so, and every sequential upstream call pays the round trip (the lower bound
+/// below is the injected delay itself, not a speed).
+#[test]
+fn the_upstream_behind_a_delay_line() {
+    let doc = run_lab(
+        "batch-calls",
+        &[
+            "--param",
+            "items=5",
+            "--param",
+            "latency_us=0",
+            "--link",
+            "delay=2ms",
+        ],
+    );
+    let link = doc["environment"]["link"].as_str().unwrap_or_default();
+    assert!(
+        link.contains("upstream") && link.contains("2.000 ms each way"),
+        "{link:?}"
+    );
+    // Five calls in a row, each at least one 4 ms round trip through the relay.
+    let sequential_p50 = doc["variants"][0]["summary"]["service_time"]["p50"]
+        .as_f64()
+        .unwrap();
+    assert!(sequential_p50 >= 5.0 * 4.0, "{sequential_p50} ms");
+    // Only a delay can be put in front of the upstream: the rest is refused, with the reason.
+    let refused = perflab()
+        .args(["lab", "batch-calls", "--quick", "--no-prompt", "-q"])
+        .args(["--link", "delay=1ms,rate=10mbit"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(text.contains("only a delay applies"), "{text}");
 }
 
 /// `--link`: Redis behind a network namespace and a shaped veth pair. The report says which

@@ -259,6 +259,16 @@ pub struct RunArgs {
     pub output: OutputArgs,
 }
 
+/// What `--link` puts behind the slow link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LinkTarget {
+    /// The lab's Redis, in a network namespace across a veth pair.
+    Redis,
+    /// The service's upstream HTTPS service (the client-pooling, resilience and batch-calls
+    /// labs' calls): a delay line in front of it. Delay only.
+    Upstream,
+}
+
 /// The database the reference service runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Database {
@@ -306,9 +316,14 @@ pub struct LabArgs {
     pub data_dir: Option<PathBuf>,
     /// Put the lab's Redis behind a real slow link: a network namespace joined by a veth pair
     /// with `tc netem` on both ends, e.g. `delay=5ms` (each way), `delay=2ms,rate=100mbit,loss=0.1%`.
-    /// Needs root (or CAP_NET_ADMIN); removed when the run ends.
+    /// Needs root (or CAP_NET_ADMIN); removed when the run ends. For a lab without Redis (or with
+    /// `--link-to upstream`): the service's upstream behind a delay line instead.
     #[arg(long, value_name = "SPEC", conflicts_with = "target")]
     pub link: Option<perflab_services::link::LinkSpec>,
+    /// What `--link` slows down: Redis (the default for labs that use it) or the upstream
+    /// (the default for the others).
+    #[arg(long, value_enum, requires = "link")]
+    pub link_to: Option<LinkTarget>,
     /// Compare the variants on the requests of this name only (the lab's by-name table lists
     /// them); the other requests still run, as load. Overrides the lab's own focus
     /// (blocking-runtime's is its fast endpoint).

@@ -9,12 +9,13 @@ use perflab_plugin_host::crash::Failure;
 use perflab_plugin_host::wit;
 use perflab_report::Environment;
 use perflab_services::ServiceError;
-use perflab_services::link::SlowLink;
+use perflab_services::link::{LinkSpec, SlowLink};
 use perflab_services::postgres::ThrowawayPostgres;
 use perflab_services::redis::ThrowawayRedis;
+use perflab_services::relay::DelayRelay;
 use perflab_services::service::{ServiceProcess, locate_binary};
 
-use crate::args::{Database, LabArgs};
+use crate::args::{Database, LabArgs, LinkTarget};
 use crate::environment;
 
 pub struct LabServices {
@@ -25,6 +26,8 @@ pub struct LabServices {
     _redis: Option<ThrowawayRedis>,
     // After the Redis inside it: a namespace lives on while a process is in it.
     _link: Option<SlowLink>,
+    // After the service: its upstream calls go through it until the service has stopped.
+    _upstream_relay: Option<DelayRelay>,
     postgres: Option<ThrowawayPostgres>,
     _data_dir: DataDir,
 }
@@ -89,18 +92,37 @@ impl LabServices {
         } else {
             None
         };
+        let link_to = args.link_to.unwrap_or(if needs(wit::Need::Redis) {
+            LinkTarget::Redis
+        } else {
+            LinkTarget::Upstream
+        });
         let link = match &args.link {
-            Some(_) if !needs(wit::Need::Redis) => anyhow::bail!(
-                "--link puts the lab's Redis behind a slow link, and lab {} does not use Redis",
+            Some(_) if link_to == LinkTarget::Redis && !needs(wit::Need::Redis) => anyhow::bail!(
+                "--link-to redis puts the lab's Redis behind a slow link, and lab {} does not use \
+                 Redis (--link-to upstream slows the service's upstream calls)",
                 desc.name
             ),
-            Some(spec) => {
+            Some(spec) if link_to == LinkTarget::Redis => {
                 let link = SlowLink::create(spec).context("creating the slow link (--link)")?;
                 eprintln!("perflab: Redis behind a slow link: {link}");
                 env.link = Some(link.to_string());
                 Some(link)
             }
-            None => None,
+            _ => None,
+        };
+        let upstream_relay = match &args.link {
+            Some(spec) if link_to == LinkTarget::Upstream => {
+                let (relay, listen) = upstream_delay_line(spec)?;
+                let about = format!(
+                    "the service's upstream behind a delay line: {spec} (a delaying TCP relay on \
+                     loopback, as the Redis link uses on a kernel without netem; no namespace)"
+                );
+                eprintln!("perflab: {about}");
+                env.link = Some(about);
+                Some((relay, listen))
+            }
+            _ => None,
         };
         let redis = if needs(wit::Need::Redis) && own_service {
             Some(match &link {
@@ -130,6 +152,14 @@ impl LabServices {
                 }
                 if let Some(r) = &redis {
                     service_args.extend(["--redis-url".into(), r.url()]);
+                }
+                if let Some((relay, listen)) = &upstream_relay {
+                    service_args.extend([
+                        "--upstream-listen".into(),
+                        listen.to_string(),
+                        "--upstream-via".into(),
+                        relay.listen_addr().to_string(),
+                    ]);
                 }
                 let log = report_dir.join("service.log");
                 let process = ServiceProcess::start(&binary, &service_args, Some(&log))?;
@@ -163,6 +193,7 @@ impl LabServices {
             service,
             _redis: redis,
             _link: link,
+            _upstream_relay: upstream_relay.map(|(relay, _)| relay),
             postgres,
             _data_dir: data_dir,
         })
@@ -264,4 +295,24 @@ fn service_version(binary: &Path) -> Option<String> {
         .output()
         .ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A delay line in front of the service's upstream: a relay on loopback that forwards to the
+/// port the upstream will listen on. Only the delay can be honoured this way — rate, jitter and
+/// loss need a namespace around the server, and the upstream lives inside the service.
+fn upstream_delay_line(spec: &LinkSpec) -> anyhow::Result<(DelayRelay, std::net::SocketAddr)> {
+    anyhow::ensure!(
+        spec.rate_mbit.is_none() && spec.jitter.is_zero() && spec.loss_percent == 0.0,
+        "--link {spec} for the upstream: only a delay applies there (the upstream runs inside \
+         the service, so there is no namespace to shape); use e.g. --link delay=1ms"
+    );
+    // A free port for the upstream, chosen here so the relay knows where to forward before
+    // the service starts. (Released and taken again by the service: a race with another
+    // process taking it in between is possible and fails the start with a clear error.)
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("choosing a port for the service's upstream")?;
+    let relay =
+        DelayRelay::start(listen, spec.delay).context("starting the upstream's delay line")?;
+    Ok((relay, listen))
 }
