@@ -33,6 +33,16 @@ use crate::store::{Capacity, Stores};
 use crate::upstream::Upstream;
 
 pub fn router(state: AppState) -> Router {
+    // The `compression` dimension: every encoding on, the policy deciding per response.
+    let compression = {
+        let settings = state.settings.clone();
+        tower_http::compression::CompressionLayer::new().compress_when(
+            crate::compression::Policy::new(move || {
+                let s = &settings.compression;
+                (s.get(), s.knob(&crate::compression::MIN_BYTES))
+            }),
+        )
+    };
     let admin = Router::new()
         .route("/admin/settings", get(admin::list).put(admin::update))
         .route("/admin/notes", get(admin::notes))
@@ -65,7 +75,9 @@ pub fn router(state: AppState) -> Router {
         .route("/db/users/{id}", get(routes::db_user))
         .route(
             "/codec/users",
-            get(routes::codec_users).post(routes::codec_accept_users),
+            get(routes::codec_users)
+                .layer(compression)
+                .post(routes::codec_accept_users),
         )
         .route(
             "/insert/events",

@@ -25,6 +25,7 @@ crate::registry! {
     blocking: crate::blocking::BlockingKind,
     resilience: crate::resilience::ResilienceKind,
     batch_calls: crate::batch_calls::BatchCallsKind,
+    compression: crate::compression::CompressionKind,
 }
 
 impl Settings {

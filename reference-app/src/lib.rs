@@ -17,6 +17,7 @@
 //! | `cache` | [`cache`] (the cache-aside lab) |
 //! | `blocking` | [`blocking`] (the blocking-runtime lab) |
 //! | `batch-calls` | [`batch_calls`] (the batch-calls lab; calls [`upstream`]'s `/quote` and `/quotes`) |
+//! | `compression` | [`compression`] (the compression lab; a policy for tower-http's `CompressionLayer` on `GET /codec/users`) |
 //! | `resilience` | [`resilience`] (the resilience lab; calls [`upstream`]'s `/flaky`) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod catalog;
 pub mod clients;
 pub mod codec;
+pub mod compression;
 pub mod config;
 pub mod db;
 pub mod dimensions;

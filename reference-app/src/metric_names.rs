@@ -60,6 +60,12 @@ pub const RESILIENCE_DB_HELD_NS: &str = "resilience_db_held_nanoseconds_total";
 /// Calls the flaky upstream received: its side of the amplification.
 pub const FLAKY_REQUESTS: &str = "upstream_flaky_requests_total";
 
+/// `compression`: responses the policy compressed or let through, and their bytes before
+/// compression (the load generator counts them after).
+pub const COMPRESSION_COMPRESSED: &str = "compression_compressed_total";
+pub const COMPRESSION_SKIPPED: &str = "compression_skipped_total";
+pub const COMPRESSION_BODY_BYTES: &str = "compression_body_bytes_total";
+
 pub const HTTP_CLIENTS_BUILT: &str = "upstream_http_clients_built_total";
 pub const UPSTREAM_REQUESTS: &str = "upstream_requests_total";
 pub const UPSTREAM_TCP_CONNECTIONS: &str = "upstream_tcp_connections_total";
@@ -133,6 +139,9 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     RESILIENCE_BULKHEAD_REJECTIONS,
     RESILIENCE_DB_HELD_NS,
     FLAKY_REQUESTS,
+    COMPRESSION_COMPRESSED,
+    COMPRESSION_SKIPPED,
+    COMPRESSION_BODY_BYTES,
     HTTP_CLIENTS_BUILT,
     UPSTREAM_REQUESTS,
     UPSTREAM_TCP_CONNECTIONS,

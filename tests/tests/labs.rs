@@ -230,6 +230,52 @@ fn batch_calls() {
     }
 }
 
+/// Compression over a link in front of the service itself (`--link-to service`): the report
+/// names the link, every answer carries the encoding its variant asked for, and the bytes on
+/// the wire shrink.
+#[test]
+fn compression_over_a_link_to_the_service() {
+    let doc = run_lab(
+        "compression",
+        &["--link", "delay=1ms,rate=100mbit", "--link-to", "service"],
+    );
+    let link = doc["environment"]["link"].as_str().unwrap_or_default();
+    assert!(
+        link.contains("the service") && link.contains("100 Mbit/s"),
+        "{link:?}"
+    );
+    assert_eq!(
+        variant_names(&doc),
+        ["identity", "gzip", "br", "zstd", "gzip-above-min-size"]
+    );
+    let bytes = |v: usize| {
+        doc["variants"][v]["summary"]["bytes_per_response"]
+            .as_f64()
+            .unwrap()
+    };
+    for v in 0..5 {
+        let checks = doc["variants"][v]["checks"].as_array().unwrap();
+        let encoded = checks
+            .iter()
+            .find(|c| c["name"] == "encoded as the variant asks")
+            .unwrap();
+        assert_eq!(encoded["failed"], 0, "variant {v}: {encoded}");
+    }
+    for v in 1..5 {
+        assert!(
+            bytes(v) * 4.0 < bytes(0),
+            "variant {v}: {} vs {}",
+            bytes(v),
+            bytes(0)
+        );
+    }
+    // Half the answers are small: the minimum size lets about half of them through.
+    assert_eq!(counter(&doc, 0, "compression_compressed_total"), 0.0);
+    assert_eq!(counter(&doc, 1, "compression_compressed_total"), 1.0);
+    let share = counter(&doc, 4, "compression_compressed_total");
+    assert!((0.2..0.8).contains(&share), "{share}");
+}
+
 #[test]
 fn resilience_against_a_dead_upstream() {
     let doc = run_lab("resilience", &["--param", "upstream=down"]);
@@ -702,15 +748,15 @@ fn the_upstream_behind_a_delay_line() {
         .as_f64()
         .unwrap();
     assert!(sequential_p50 >= 5.0 * 4.0, "{sequential_p50} ms");
-    // Only a delay can be put in front of the upstream: the rest is refused, with the reason.
+    // A relay can delay and pace, not jitter or lose: that is refused, with the reason.
     let refused = perflab()
         .args(["lab", "batch-calls", "--quick", "--no-prompt", "-q"])
-        .args(["--link", "delay=1ms,rate=10mbit"])
+        .args(["--link", "delay=2ms,jitter=1ms"])
         .output()
         .unwrap();
     assert!(!refused.status.success());
     let text = String::from_utf8_lossy(&refused.stderr);
-    assert!(text.contains("only a delay applies"), "{text}");
+    assert!(text.contains("only a delay and a rate apply"), "{text}");
 }
 
 /// `--link`: Redis behind a network namespace and a shaped veth pair. The report says which

@@ -265,8 +265,11 @@ pub enum LinkTarget {
     /// The lab's Redis, in a network namespace across a veth pair.
     Redis,
     /// The service's upstream HTTPS service (the client-pooling, resilience and batch-calls
-    /// labs' calls): a delay line in front of it. Delay only.
+    /// labs' calls): a delaying, rate-limiting relay in front of it.
     Upstream,
+    /// The service itself: the load generator's requests and the service's answers cross a
+    /// delaying, rate-limiting relay (the compression lab's bytes on the wire).
+    Service,
 }
 
 /// The database the reference service runs on.
@@ -320,8 +323,8 @@ pub struct LabArgs {
     /// `--link-to upstream`): the service's upstream behind a delay line instead.
     #[arg(long, value_name = "SPEC", conflicts_with = "target")]
     pub link: Option<perflab_services::link::LinkSpec>,
-    /// What `--link` slows down: Redis (the default for labs that use it) or the upstream
-    /// (the default for the others).
+    /// What `--link` slows down: Redis (the default for labs that use it), the service's
+    /// upstream (the default for the others), or the service itself (the path of every request).
     #[arg(long, value_enum, requires = "link")]
     pub link_to: Option<LinkTarget>,
     /// Compare the variants on the requests of this name only (the lab's by-name table lists

@@ -86,6 +86,12 @@ impl ServiceProcess {
         &self.base_url
     }
 
+    /// The address the service listens on (its base URL's host and port), if the line it
+    /// printed names one.
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.base_url.trim_start_matches("http://").parse().ok()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.pid()
     }

@@ -21,6 +21,9 @@ use crate::environment;
 pub struct LabServices {
     /// The service's base URL (`http://127.0.0.1:PORT`, or `--target`).
     pub base_url: String,
+    /// `--link-to service`: the relay every request crosses, and the link it makes (kept to
+    /// make it again in front of a restarted service).
+    service_relay: Option<(DelayRelay, LinkSpec)>,
     // Field order is drop order: the service stops before the servers it uses.
     service: Option<OwnService>,
     _redis: Option<ThrowawayRedis>,
@@ -113,13 +116,9 @@ impl LabServices {
         };
         let upstream_relay = match &args.link {
             Some(spec) if link_to == LinkTarget::Upstream => {
-                let (relay, listen) = upstream_delay_line(spec)?;
-                let about = format!(
-                    "the service's upstream behind a delay line: {spec} (a delaying TCP relay on \
-                     loopback, as the Redis link uses on a kernel without netem; no namespace)"
-                );
-                eprintln!("perflab: {about}");
-                env.link = Some(about);
+                let listen = free_loopback_port().context("choosing a port for the upstream")?;
+                let relay = shaped_relay(spec, listen, "the service's upstream")?;
+                env.link = Some(relay_link_text(spec, "the service's upstream"));
                 Some((relay, listen))
             }
             _ => None,
@@ -188,8 +187,21 @@ impl LabServices {
                 );
             }
         }
+        let (service_relay, base_url) = match &args.link {
+            Some(spec) if link_to == LinkTarget::Service => {
+                let own = service
+                    .as_ref()
+                    .context("--link-to service needs perflab's own service, not --target")?;
+                let relay = shaped_relay(spec, service_addr(&own.process)?, "the service")?;
+                env.link = Some(relay_link_text(spec, "the service"));
+                let url = format!("http://{}", relay.listen_addr());
+                (Some((relay, spec.clone())), url)
+            }
+            _ => (None, base_url),
+        };
         Ok(LabServices {
             base_url,
+            service_relay,
             service,
             _redis: redis,
             _link: link,
@@ -245,6 +257,10 @@ impl LabServices {
                 own.process = ServiceProcess::start(&own.binary, &own.args, Some(&own.log))
                     .context("starting the service again after killing it")?;
                 self.base_url = own.process.base_url().to_string();
+                if let Some((relay, spec)) = &mut self.service_relay {
+                    *relay = shaped_relay(spec, service_addr(&own.process)?, "the service")?;
+                    self.base_url = format!("http://{}", relay.listen_addr());
+                }
             }
             Failure::DatabaseKilled => self
                 .postgres
@@ -297,22 +313,45 @@ fn service_version(binary: &Path) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// A delay line in front of the service's upstream: a relay on loopback that forwards to the
-/// port the upstream will listen on. Only the delay can be honoured this way — rate, jitter and
-/// loss need a namespace around the server, and the upstream lives inside the service.
-fn upstream_delay_line(spec: &LinkSpec) -> anyhow::Result<(DelayRelay, std::net::SocketAddr)> {
+/// The words a report uses for a relay link.
+fn relay_link_text(spec: &LinkSpec, what: &str) -> String {
+    format!(
+        "{what} behind a delay line: {spec} (a delaying, rate-limiting TCP relay on loopback, \
+         as toxiproxy's latency and bandwidth toxics; no namespace)"
+    )
+}
+
+/// A relay in front of `to` that delays (and rate-limits) every byte: the link for the
+/// service's upstream and for the service itself, whose traffic crosses no veth pair that
+/// `tc` could shape. Jitter and loss would need netem around the server; they are refused.
+fn shaped_relay(
+    spec: &LinkSpec,
+    to: std::net::SocketAddr,
+    what: &str,
+) -> anyhow::Result<DelayRelay> {
     anyhow::ensure!(
-        spec.rate_mbit.is_none() && spec.jitter.is_zero() && spec.loss_percent == 0.0,
-        "--link {spec} for the upstream: only a delay applies there (the upstream runs inside \
-         the service, so there is no namespace to shape); use e.g. --link delay=1ms"
+        spec.jitter.is_zero() && spec.loss_percent == 0.0,
+        "--link {spec} for {what}: only a delay and a rate apply there (a relay on loopback \
+         keeps TCP's order and loses nothing); use e.g. --link delay=1ms,rate=10mbit"
     );
-    // A free port for the upstream, chosen here so the relay knows where to forward before
-    // the service starts. (Released and taken again by the service: a race with another
-    // process taking it in between is possible and fails the start with a clear error.)
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .context("choosing a port for the service's upstream")?;
-    let relay =
-        DelayRelay::start(listen, spec.delay).context("starting the upstream's delay line")?;
-    Ok((relay, listen))
+    let relay = DelayRelay::shaped(to, spec.delay, spec.rate_mbit)
+        .with_context(|| format!("starting the delay line for {what}"))?;
+    eprintln!("perflab: {}", relay_link_text(spec, what));
+    Ok(relay)
+}
+
+/// A free port, chosen here so a relay knows where to forward before its server starts.
+/// (Released and taken again by the server: another process taking it in between fails the
+/// start with a clear error.)
+fn free_loopback_port() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
+}
+
+fn service_addr(process: &ServiceProcess) -> anyhow::Result<std::net::SocketAddr> {
+    process.addr().with_context(|| {
+        format!(
+            "the service announced {:?}, not http://IP:PORT: cannot put a link in front of it",
+            process.base_url()
+        )
+    })
 }
