@@ -197,6 +197,12 @@ impl Lab for Resilience {
                     Value::Integer(1_000),
                 ),
                 param(
+                    "unrelated_permille",
+                    "requests in 1000 that go to the unrelated endpoint (the others ask for a \
+                     price)",
+                    Value::Integer(250),
+                ),
+                param(
                     "failure_permille",
                     "flaky: calls in 1000 that fail at once",
                     Value::Integer(50),
@@ -239,19 +245,22 @@ impl Lab for Resilience {
 
 struct User {
     rng: Rng,
+    unrelated_permille: u64,
 }
 
 impl GuestVirtualUser for User {
     fn new(config: VuConfig) -> Self {
         User {
             rng: Rng::new(config.seed),
+            unrelated_permille: int_param(&config.params, "unrelated_permille", 250).clamp(0, 1000)
+                as u64,
         }
     }
 
     fn next_request(&self, _iteration: u64) -> Result<Request, String> {
         // Drawn, not by iteration: in an open model any VU may take the next arrival.
         let id = 1 + self.rng.below(1_000);
-        Ok(if self.rng.below(4) == 0 {
+        Ok(if self.rng.below(1000) < self.unrelated_permille {
             get(numbered("/db/users/", id)).named(UNRELATED)
         } else {
             get(numbered("/resilience/quote/", id)).named(PRICE)
