@@ -330,12 +330,11 @@ fn resilience_against_a_dead_upstream() {
     }
     // The timeout fired; with hold_db=false no connection was held across a call.
     assert!(counter(&doc, 1, "resilience_timeouts_total") > 0.0);
-    for v in 0..5 {
+    for (v, name) in names.iter().enumerate() {
         assert_eq!(
             counter(&doc, v, "resilience_db_held_nanoseconds_total"),
             0.0,
-            "{}",
-            names[v]
+            "{name}"
         );
     }
 }
