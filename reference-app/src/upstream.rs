@@ -121,6 +121,15 @@ async fn quote(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Re
     axum::Json(Quote::of(id)).into_response()
 }
 
+/// The 503 every injected failure answers, `/quote`'s and `/flaky`'s alike.
+fn injected_failure() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "upstream: injected failure",
+    )
+        .into_response()
+}
+
 /// The `upstream.*` knobs, for one call of `/quote` or `/quotes`: wait `upstream.latency_us`,
 /// then fail `upstream.failure_permille` of the calls with 503.
 async fn wait_or_fail(settings: &Settings) -> Option<Response> {
@@ -129,13 +138,7 @@ async fn wait_or_fail(settings: &Settings) -> Option<Response> {
         tokio::time::sleep(Duration::from_micros(latency)).await;
     }
     let failure_permille = settings.http_client.knob(&UPSTREAM_FAILURE_PERMILLE);
-    (failure_permille > 0 && rand::random_range(0..1000) < failure_permille).then(|| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream: injected failure",
-        )
-            .into_response()
-    })
+    (failure_permille > 0 && rand::random_range(0..1000) < failure_permille).then(injected_failure)
 }
 
 /// The `resilience` dimension's upstream: slow, failing or down as the `flaky.*` knobs say.
@@ -146,24 +149,17 @@ async fn flaky(State(settings): State<Arc<Settings>>, Path(id): Path<u64>) -> Re
     metrics::counter!(names::FLAKY_REQUESTS).increment(1);
     let knobs = &settings.resilience;
     let spike = Duration::from_millis(knobs.knob(&FLAKY_SPIKE_MS));
-    let unavailable = || {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream: injected failure",
-        )
-            .into_response()
-    };
     if knobs.knob(&FLAKY_DOWN) == 1 {
         // Down the way overloaded services are: the call hangs, then fails.
         tokio::time::sleep(spike).await;
-        return unavailable();
+        return injected_failure();
     }
     tokio::time::sleep(Duration::from_micros(knobs.knob(&FLAKY_LATENCY_US))).await;
     if rand::random_range(0..1000) < knobs.knob(&FLAKY_SPIKE_PERMILLE) {
         tokio::time::sleep(spike).await;
     }
     if rand::random_range(0..1000) < knobs.knob(&FLAKY_FAILURE_PERMILLE) {
-        return unavailable();
+        return injected_failure();
     }
     axum::Json(Quote::of(id)).into_response()
 }
