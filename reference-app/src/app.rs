@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/blocking/work", get(routes::blocking_work))
         .route("/blocking/fast", get(routes::blocking_fast))
+        .route("/parallel/digest/{seed}", get(routes::parallel_digest))
         .route("/resilience/quote/{id}", get(routes::resilience_quote))
         .route("/batch/baskets/{id}", get(routes::batch_basket))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
@@ -213,6 +214,7 @@ impl Service {
             durability: Arc::default(),
             cache: Arc::default(),
             blocking: Arc::default(),
+            parallel: Arc::default(),
             resilience: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };

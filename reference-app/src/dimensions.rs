@@ -26,6 +26,7 @@ crate::registry! {
     resilience: crate::resilience::ResilienceKind,
     batch_calls: crate::batch_calls::BatchCallsKind,
     compression: crate::compression::CompressionKind,
+    parallelism: crate::parallel::ParallelKind,
 }
 
 impl Settings {

@@ -19,6 +19,7 @@
 //! | `batch-calls` | [`batch_calls`] (the batch-calls lab; calls [`upstream`]'s `/quote` and `/quotes`) |
 //! | `compression` | [`compression`] (the compression lab; a policy for tower-http's `CompressionLayer` on `GET /codec/users`) |
 //! | `resilience` | [`resilience`] (the resilience lab; calls [`upstream`]'s `/flaky`) |
+//! | `parallelism` | [`parallel`] (the parallelism lab; rayon inside a request) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -49,6 +50,7 @@ pub mod model;
 pub mod observability;
 pub mod openapi;
 pub mod orders;
+pub mod parallel;
 pub mod permits;
 pub mod resilience;
 pub mod routes;

@@ -44,6 +44,13 @@ pub const BLOCKING_ON_WORKER_NS: &str = "blocking_on_worker_nanoseconds_total";
 pub const BLOCKING_PERMIT_WAIT_NS: &str = "blocking_permit_wait_nanoseconds_total";
 pub const TOKIO_WORKER_BUSY_NS: &str = "tokio_worker_busy_nanoseconds_total";
 
+/// `parallelism`: requests, chunks computed, and the wall time of the serial and the split
+/// phase of each request.
+pub const PARALLEL_REQUESTS: &str = "parallel_requests_total";
+pub const PARALLEL_CHUNKS: &str = "parallel_chunks_total";
+pub const PARALLEL_SERIAL_NS: &str = "parallel_serial_nanoseconds_total";
+pub const PARALLEL_SPLIT_NS: &str = "parallel_split_nanoseconds_total";
+
 /// `resilience`: requests, calls made to the flaky upstream (per request: the call
 /// amplification), timeouts, retries, requests that failed all the same, the breaker's
 /// refusals and openings, the bulkhead's refusals, and time a database connection was held
@@ -129,6 +136,10 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     BLOCKING_WORK,
     BLOCKING_ON_WORKER_NS,
     BLOCKING_PERMIT_WAIT_NS,
+    PARALLEL_REQUESTS,
+    PARALLEL_CHUNKS,
+    PARALLEL_SERIAL_NS,
+    PARALLEL_SPLIT_NS,
     RESILIENCE_REQUESTS,
     RESILIENCE_UPSTREAM_CALLS,
     RESILIENCE_TIMEOUTS,

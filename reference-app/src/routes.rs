@@ -655,6 +655,31 @@ pub async fn blocking_fast() -> Json<Fast> {
     Json(Fast { ok: true })
 }
 
+// ---- parallelism (the parallelism lab) ------------------------------------------------------
+
+/// CPU-bound work (`parallel.work_kiters` thousand hash iterations, `parallel.serial_permille`
+/// of it serial), on one thread or split across a rayon pool.
+#[utoipa::path(get, path = "/parallel/digest/{seed}", tag = "parallelism",
+    params(("seed" = u64, Path)),
+    responses((status = 200, body = crate::parallel::Digest), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn parallel_digest(
+    State(state): State<AppState>,
+    seed: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<crate::parallel::Digest>> {
+    let Path(seed) = seed?;
+    use crate::parallel::{CHUNKS, SERIAL_PERMILLE, THREADS, WORK_KITERS, Work};
+    let switch = &state.settings.parallelism;
+    let work = Work {
+        seed,
+        kiters: switch.knob(&WORK_KITERS),
+        chunks: switch.knob(&CHUNKS).max(1),
+        serial_permille: switch.knob(&SERIAL_PERMILLE),
+    };
+    Ok(Json(
+        crate::parallel::digest(&state.parallel, switch.get(), work, switch.knob(&THREADS)).await?,
+    ))
+}
+
 // ---- resilience (the resilience lab) --------------------------------------------------------
 
 /// A price from the flaky upstream (`flaky.*` knobs), with the defences of the `resilience`

@@ -30,6 +30,7 @@ pub struct AppState {
     pub durability: Arc<crate::durability::DurabilityState>,
     pub cache: Arc<crate::cache::CacheState>,
     pub blocking: Arc<crate::blocking::BlockingState>,
+    pub parallel: Arc<crate::parallel::ParallelState>,
     pub resilience: Arc<crate::resilience::ResilienceState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,

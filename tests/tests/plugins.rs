@@ -196,6 +196,22 @@ fn a_focus_is_read_from_the_plugin_and_a_trap_is_its_error() {
     assert!(err.contains("defaults.focus"), "{err}");
 }
 
+/// The optional default sweep (`defaults.sweep`): text for `--sweep`, none, or a trap that is
+/// the plugin's error; a component built before it existed (the python example) has none.
+#[test]
+fn a_default_sweep_is_read_from_the_plugin_and_a_trap_is_its_error() {
+    let host = PluginHost::new(limits()).unwrap();
+    let plugin = host.load(&fixture("bad-plugin")).unwrap();
+    let sweep = |mode: &str| {
+        let (_, params) = describe_with_params(&plugin, &[format!("mode={mode}")], &[]).unwrap();
+        plugin.sweep_by_default(&params)
+    };
+    assert_eq!(sweep("ok").unwrap(), None);
+    assert_eq!(sweep("sweep-bad").unwrap().as_deref(), Some("vus=0,x"));
+    let err = sweep("sweep-panic").unwrap_err().to_string();
+    assert!(err.contains("defaults.sweep"), "{err}");
+}
+
 #[test]
 fn the_python_example_runs_in_the_same_host() {
     let lab = root().join("labs/python-example/plugin-py");

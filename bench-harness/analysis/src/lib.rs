@@ -10,7 +10,9 @@
 //! - [`warnings`]: what a reader should know before trusting the numbers;
 //! - [`correctness`]: wrong answers the target counted in itself (`*_violations_total`);
 //! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run;
-//! - [`profile`]: CPU profiles as shares per frame, and what changed between variants.
+//! - [`profile`]: CPU profiles as shares per frame, and what changed between variants;
+//! - [`sweep`]: the same comparison at several settings of one axis, as curves, with the
+//!   models of [`scaling`] fitted to them.
 //!
 //! Every metric is named through one enum, [`Metric`].
 
@@ -23,6 +25,7 @@ pub mod profile;
 pub mod scaling;
 pub mod stats;
 pub mod summary;
+pub mod sweep;
 pub mod thresholds;
 pub mod validity;
 pub mod warnings;

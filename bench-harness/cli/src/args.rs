@@ -253,6 +253,12 @@ pub struct RunArgs {
     /// Scrape `<url base>/metrics` (Prometheus) around each round and report counter deltas.
     #[arg(long)]
     pub metrics: bool,
+    /// A scaling curve: the whole run at each value of one axis, e.g. `vus=1,2,4,8,16,32`,
+    /// `rate=100,200,400`, or a reference-service knob `db.pool_size=1,4,16` (a name with a
+    /// dot). Each point gets its own report; the sweep's summary has the curves, a Universal
+    /// Scalability Law fit and the knee of p99.
+    #[arg(long, value_name = "AXIS=V1,V2,…")]
+    pub sweep: Option<crate::sweep::SweepSpec>,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -345,6 +351,15 @@ pub struct LabArgs {
     /// Do not ask for a prediction before the run.
     #[arg(long)]
     pub no_prompt: bool,
+    /// A scaling curve: the lab's comparison at each value of one axis — `vus=1,2,4,8`,
+    /// `rate=…`, a lab parameter (`items=1,5,20`) or a service knob (`pool.size=1,4,16`, a
+    /// name with a dot). Each point gets its own report; the sweep's summary has the curves,
+    /// a Universal Scalability Law fit and the knee of p99. Overrides the lab's own sweep.
+    #[arg(long, value_name = "AXIS=V1,V2,…")]
+    pub sweep: Option<crate::sweep::SweepSpec>,
+    /// A lab that sweeps by default (its description says so): one comparison at its load.
+    #[arg(long, conflicts_with = "sweep")]
+    pub no_sweep: bool,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]

@@ -45,6 +45,38 @@ pub async fn execute(
     info: RunInfo,
     cancel: CancellationToken,
 ) -> anyhow::Result<Exit> {
+    let dir = output.out.clone().unwrap_or_else(|| {
+        perflab_report::default_dir(&info.reports_root, &info.name, &now_rfc3339())
+    });
+    let measured = measure(plan, output, info, cancel).await?;
+    let mut files = write_report(&measured.report, &dir)?;
+    if let Some(baseline) = &measured.to_save {
+        save_baseline(&measured.report, baseline, &output.baseline_dir)?;
+    }
+    files.extend(measured.extra_files);
+    print_files(&files);
+    Ok(exit_for(&measured.report))
+}
+
+/// A run measured and analysed, its report assembled but not written.
+pub struct Measured {
+    pub report: Report,
+    /// What the report was made from (a sweep reads every point's).
+    pub analysis: Analysis,
+    /// Written already: the interval log.
+    pub extra_files: Vec<PathBuf>,
+    /// `--save-baseline`: saved once the report is written, if the run is complete.
+    pub to_save: Option<Baseline>,
+}
+
+/// Runs the experiment, analyses it, judges thresholds and the baseline, and assembles the
+/// report (and writes the interval log, if asked).
+pub async fn measure(
+    plan: Plan,
+    output: &OutputArgs,
+    info: RunInfo,
+    cancel: CancellationToken,
+) -> anyhow::Result<Measured> {
     let thresholds = all_thresholds(info.thresholds, &output.thresholds)?;
     let saved = output
         .baseline
@@ -123,20 +155,16 @@ pub async fn execute(
         )?;
         extra_files.push(path.clone());
     }
-    let mut report = Report::new(meta, analysis, judged, against_saved);
+    let mut report = Report::new(meta, analysis.clone(), judged, against_saved);
     if let Some(p) = &plan.profile {
         report = report.with_profiles(p.frequency_hz, outcome.profiles.clone(), &outcome.rounds);
     }
-    let dir = output.out.clone().unwrap_or_else(|| {
-        perflab_report::default_dir(&info.reports_root, &info.name, &now_rfc3339())
-    });
-    let mut files = write_report(&report, &dir)?;
-    if let Some(baseline) = to_save {
-        save_baseline(&report, &baseline, &output.baseline_dir)?;
-    }
-    files.extend(extra_files);
-    print_files(&files);
-    Ok(exit_for(&report))
+    Ok(Measured {
+        report,
+        analysis,
+        extra_files,
+        to_save,
+    })
 }
 
 /// `perflab report LOG`: the report of a run rebuilt from its interval log, analysed afresh
@@ -180,14 +208,19 @@ pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
     Ok(exit_for(&report))
 }
 
-fn write_report(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let files = perflab_report::write_all(report, dir)
-        .with_context(|| format!("writing the report to {}", dir.display()))?;
+pub(crate) fn write_report(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let files = write_report_quietly(report, dir)?;
     print!("{}", perflab_report::render::terminal::render(report));
     Ok(files)
 }
 
-fn exit_for(report: &Report) -> Exit {
+/// The report's files, without printing its summary (a sweep prints one line per point).
+pub(crate) fn write_report_quietly(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    perflab_report::write_all(report, dir)
+        .with_context(|| format!("writing the report to {}", dir.display()))
+}
+
+pub(crate) fn exit_for(report: &Report) -> Exit {
     match report.status {
         Status::Incomplete => Exit::Interrupted,
         Status::Invalid => Exit::Invalid,
@@ -306,7 +339,7 @@ fn save_baseline(report: &Report, baseline: &Baseline, dir: &Path) -> anyhow::Re
     Ok(())
 }
 
-fn print_files(files: &[PathBuf]) {
+pub(crate) fn print_files(files: &[PathBuf]) {
     let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     println!("\nreport: {}", shown.join("  "));
 }

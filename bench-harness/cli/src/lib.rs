@@ -18,6 +18,7 @@ pub mod progress;
 pub mod rounds;
 pub mod run_url;
 pub mod signals;
+pub mod sweep;
 
 /// The current time, as reports write it.
 pub fn now_rfc3339() -> String {

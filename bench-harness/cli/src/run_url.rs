@@ -13,12 +13,13 @@ use perflab_load::client::Target;
 use perflab_load::workload::{FixedRequest, RequestSpec, Workload};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::RunArgs;
+use crate::args::{LoadArgs, RunArgs};
 use crate::environment;
 use crate::execute::{RunInfo, execute};
 use crate::exit::Exit;
 use crate::experiment::{Plan, Variant};
 use crate::rounds::Defaults;
+use crate::sweep::{SweepAxis, SweepInfo, SweepPoint, execute_sweep, sweep_dir};
 
 /// Without load flags: 10 VUs.
 fn default_model() -> LoadModel {
@@ -52,13 +53,66 @@ fn read_body(body: Option<&str>) -> anyhow::Result<Bytes> {
 }
 
 pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
+    let Some(spec) = &args.sweep else {
+        let plan = plan_for(&args, &args.load).await?;
+        return execute(plan, &args.output, run_info(&args), cancel).await;
+    };
+    spec.check_flags(&args.load, &args.output)?;
+    if let SweepAxis::Param(name) = &spec.axis {
+        anyhow::bail!(
+            "--sweep {name}=…: `perflab run` has no parameters; sweep vus, rate, or a service knob (a name with a dot, e.g. db.pool_size)"
+        );
+    }
+    let mut points = Vec::new();
+    for value in &spec.values {
+        let mut plan = plan_for(&args, &spec.load_at(&args.load, value)).await?;
+        spec.set_knob(&mut plan, value)?;
+        points.push(SweepPoint {
+            value: value.clone(),
+            plan,
+            info: run_info(&args),
+        });
+    }
+    let info = run_info(&args);
+    let dir = sweep_dir(&args.output, &info.reports_root, &info.name, spec);
+    let load_description = format!(
+        "{} {}, {} set at each point",
+        args.method,
+        args.urls.join(" vs "),
+        spec.name()
+    );
+    let sweep_info = SweepInfo {
+        name: info.name,
+        lab: None,
+        environment: info.environment,
+        seed: args.load.seed,
+        load_description,
+    };
+    execute_sweep(spec, points, &args.output, sweep_info, &dir, cancel).await
+}
+
+fn run_info(args: &RunArgs) -> RunInfo {
+    let two = args.urls.len() == 2;
+    RunInfo {
+        name: if two { "url-ab".into() } else { "url".into() },
+        lab: None,
+        environment: environment::capture(args.load.seed, args.load.threads),
+        thresholds: Vec::new(),
+        reports_root: PathBuf::from("reports"),
+        calibration: crate::calibrate::note(std::path::Path::new(".perflab/calibration.json")),
+        lessons: None,
+    }
+}
+
+/// The plan of a URL run under the load flags `load` (a sweep's point has its own).
+async fn plan_for(args: &RunArgs, load: &LoadArgs) -> anyhow::Result<Plan> {
     let two = args.urls.len() == 2;
     let defaults = if two {
         Defaults::url_pair()
     } else {
         Defaults::single_url()
     };
-    let rounds = args.load.round_plan(default_model(), defaults)?;
+    let rounds = load.round_plan(default_model(), defaults)?;
     let method: hyper::Method = args
         .method
         .parse()
@@ -93,32 +147,29 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
     }
     let variant_names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
     let profile = args.output.profile.plan(&variant_names)?;
-    let plan = Plan {
+    let knob_sweep = matches!(
+        args.sweep.as_ref().map(|s| &s.axis),
+        Some(SweepAxis::Knob(_))
+    );
+    Ok(Plan {
         variants,
         model: rounds.model,
         settle: rounds.settle,
         warmup: rounds.warmup,
         stop: rounds.stop,
         policy: rounds.policy,
-        seed: args.load.seed,
-        timeout: args.load.timeout,
-        threads: args.load.threads,
-        // A profile's figures per request need the service's counters.
-        scrape_metrics: args.metrics || profile.as_ref().is_some_and(|p| p.pid.is_none()),
+        seed: load.seed,
+        timeout: load.timeout,
+        threads: load.threads,
+        // A profile's figures per request need the service's counters; so does a knob sweep
+        // (the target is then the reference service).
+        scrape_metrics: args.metrics
+            || knob_sweep
+            || profile.as_ref().is_some_and(|p| p.pid.is_none()),
         readiness_path: None,
         intervals: args.output.hlog.is_some(),
         profile,
         // A URL run names its requests by target, not by role: nothing to focus on.
         focus: None,
-    };
-    let info = RunInfo {
-        name: if two { "url-ab".into() } else { "url".into() },
-        lab: None,
-        environment: environment::capture(args.load.seed, args.load.threads),
-        thresholds: Vec::new(),
-        reports_root: PathBuf::from("reports"),
-        calibration: crate::calibrate::note(std::path::Path::new(".perflab/calibration.json")),
-        lessons: None,
-    };
-    execute(plan, &args.output, info, cancel).await
+    })
 }

@@ -64,4 +64,42 @@ impl Plugin {
             name => Ok(name),
         }
     }
+
+    /// The sweep the lab runs by default (`defaults.sweep`), as `--sweep` text; `None` when the
+    /// component does not export it (built before it was added) or sweeps nothing. The text
+    /// is parsed by the harness, which names the lab in its error.
+    pub fn sweep_by_default(
+        &self,
+        params: &[wit::ParamValue],
+    ) -> Result<Option<String>, PluginError> {
+        let Some(OptionalFunc {
+            mut store,
+            instance,
+            func,
+        }) = self.optional_export("defaults", "sweep")?
+        else {
+            return Ok(None);
+        };
+        let sweep = instance
+            .get_typed_func::<(&[wit::ParamValue],), (Option<String>,)>(&mut store, func)
+            .map_err(|e| self.optional_call_error(e, "defaults.sweep (its signature)"))?;
+        self.set_deadline(&mut store, self.limits().setup_deadline);
+        let (text,) = sweep
+            .call(&mut store, (params,))
+            .map_err(|e| self.optional_call_error(e, "defaults.sweep"))?;
+        match text {
+            Some(t) if t.len() > 4096 || t.chars().any(char::is_control) => {
+                Err(PluginError::Call {
+                    plugin: self.name.clone(),
+                    call: "defaults.sweep".into(),
+                    message: format!(
+                        "a sweep of {} characters (or with control characters) is not one `--sweep` could take",
+                        t.len()
+                    ),
+                    guest_output: self.log.tail(12),
+                })
+            }
+            text => Ok(text),
+        }
+    }
 }

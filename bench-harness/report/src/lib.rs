@@ -8,6 +8,7 @@
 
 pub mod environment;
 pub mod render;
+pub mod sweep;
 pub mod table;
 pub mod words;
 

@@ -27,6 +27,7 @@ use crate::execute::{RunInfo, execute};
 use crate::exit::Exit;
 use crate::experiment::{Plan, Variant};
 use crate::rounds::{Defaults, RoundPlan};
+use crate::sweep::{SweepAxis, SweepInfo, SweepPoint, SweepSpec, execute_sweep};
 use services::LabServices;
 
 pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
@@ -43,16 +44,18 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         args.plugin.as_deref(),
         args.output.quiet,
     )?;
-    let (mut desc, params) = describe(&plugin, &args)?;
-    if let Some(variant) = &args.aa {
-        desc = against_itself(desc, variant)?;
-    }
+    let (desc, params) = describe_lab(&plugin, &args)?;
+    let sweep = sweep_of(&plugin, &args, &params, &desc.name)?;
     let prediction = prompt::ask_prediction(&desc, args.no_prompt, args.output.quiet);
+    // Checked before anything starts, also for a sweep's first point.
     let rounds = round_plan(&desc, &args)?;
 
-    let report_dir = match &args.output.out {
-        Some(dir) => dir.clone(),
-        None => {
+    let report_dir = match (&args.output.out, &sweep) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(spec)) => {
+            crate::sweep::sweep_dir(&args.output, &root.join("reports"), &desc.name, spec)
+        }
+        (None, None) => {
             perflab_report::default_dir(&root.join("reports"), &desc.name, &crate::now_rfc3339())
         }
     };
@@ -72,56 +75,14 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
         None => plugin.focus_by_default(&params)?,
     };
     let (target, _) = Target::resolve(&services.base_url, false).await?;
-    let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
-    // Each variant's VUs are told which variant they run (`variant` among their params); an
-    // A/A run's copy is told the original's name, so the plugin treats both alike.
-    let workload = |variant: &str| {
-        let told = match &args.aa {
-            Some(original) if variant == aa_copy(original) => original.as_str(),
-            _ => variant,
-        };
-        Arc::new(PluginWorkload::new(
-            plugin.clone(),
-            with_variant(&params, told),
-            body_need,
-            args.load.seed,
-        ))
-    };
-    let plan = Plan {
-        model: rounds.model,
-        settle: rounds.settle,
-        warmup: rounds.warmup,
-        stop: rounds.stop,
-        policy: rounds.policy,
-        readiness_path: args.target.is_none().then_some("/health/ready"),
-        intervals: args.output.hlog.is_some(),
-        profile: args.output.profile.plan_for_lab(
-            &desc
-                .variants
-                .iter()
-                .map(|v| v.name.clone())
-                .collect::<Vec<_>>(),
-            plugin.profile_by_default()?,
-        )?,
-        variants: desc
-            .variants
-            .iter()
-            .map(|v| Variant {
-                name: v.name.clone(),
-                settings: convert::settings(&v.settings),
-                target: target.clone(),
-                workload: workload(&v.name),
-            })
-            .collect(),
-        seed: args.load.seed,
-        timeout: args.load.timeout,
-        threads: args.load.threads,
-        scrape_metrics: true,
+    let setup = LabSetup {
+        plugin: &plugin,
+        args: &args,
+        target: &target,
         focus: focus.clone(),
-    };
-    let info = RunInfo {
-        name: desc.name.clone(),
-        lab: Some(LabInfo {
+        root: &root,
+        env: &env,
+        lab: LabInfo {
             summary: desc.summary.clone(),
             hypothesis: desc.teaching.hypothesis.clone(),
             prediction_prompt: desc.teaching.prediction_prompt.clone(),
@@ -131,25 +92,186 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
             lessons: Vec::new(),
             crash_checks,
             focus,
-        }),
-        environment: env,
-        thresholds: desc.thresholds.iter().map(convert::threshold).collect(),
-        reports_root: root.join("reports"),
-        calibration: crate::calibrate::note(&root.join(".perflab/calibration.json")),
-        lessons: Some(Box::new({
-            let plugin = plugin.clone();
-            move |analysis| convert::lessons(&plugin, analysis)
-        })),
+        },
     };
     let mut output = args.output.clone();
     output.out = Some(report_dir.clone());
-    let result = execute(plan, &output, info, cancel).await;
+    let result = match &sweep {
+        None => {
+            let plan = setup.plan(&desc, &params, rounds, &args.load)?;
+            execute(plan, &output, setup.run_info(&desc), cancel).await
+        }
+        Some(spec) => {
+            let mut points = Vec::new();
+            for value in &spec.values {
+                let at = spec.load_at(&args.load, value);
+                let (desc, params) = match &spec.axis {
+                    SweepAxis::Param(name) => {
+                        let mut point_args = args.clone();
+                        point_args.params.push(format!("{name}={}", value.text));
+                        describe_lab(&plugin, &point_args)?
+                    }
+                    _ => (desc.clone(), params.clone()),
+                };
+                let mut point_args = args.clone();
+                point_args.load = at.clone();
+                let rounds = round_plan(&desc, &point_args)?;
+                let mut plan = setup.plan(&desc, &params, rounds, &at)?;
+                spec.set_knob(&mut plan, value)?;
+                points.push(SweepPoint {
+                    value: value.clone(),
+                    info: setup.run_info(&desc),
+                    plan,
+                });
+            }
+            let info = SweepInfo {
+                name: desc.name.clone(),
+                lab: Some(setup.lab.clone()),
+                environment: env.clone(),
+                seed: args.load.seed,
+                load_description: format!("lab {}, {} set at each point", desc.name, spec.name()),
+            };
+            execute_sweep(spec, points, &output, info, &report_dir, cancel).await
+        }
+    };
     let _ = std::fs::write(report_dir.join("plugin.log"), plugin.log.all());
     drop(services);
     if let Some(guide) = dir.map(|d| d.join("README.md")).filter(|g| g.is_file()) {
         println!("guide: {}", guide.display());
     }
     result
+}
+
+/// The lab's description with the run's parameters, reduced to an A/A pair with `--aa`.
+fn describe_lab(
+    plugin: &Plugin,
+    args: &LabArgs,
+) -> anyhow::Result<(wit::Description, Vec<wit::ParamValue>)> {
+    let (mut desc, params) = describe(plugin, args)?;
+    if let Some(variant) = &args.aa {
+        desc = against_itself(desc, variant)?;
+    }
+    Ok((desc, params))
+}
+
+/// The sweep to run: `--sweep`, else the lab's own (its `defaults.sweep`) unless `--no-sweep`;
+/// checked against the other flags before anything starts.
+fn sweep_of(
+    plugin: &Plugin,
+    args: &LabArgs,
+    params: &[wit::ParamValue],
+    lab: &str,
+) -> anyhow::Result<Option<SweepSpec>> {
+    let spec =
+        match (&args.sweep, args.no_sweep) {
+            (Some(spec), _) => Some(spec.clone()),
+            (None, true) => None,
+            (None, false) => match plugin.sweep_by_default(params)? {
+                None => None,
+                Some(text) => Some(text.parse::<SweepSpec>().map_err(|e| {
+                    anyhow::anyhow!("lab {lab} declares a sweep it cannot run: {e}")
+                })?),
+            },
+        };
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    spec.check_flags(&args.load, &args.output)?;
+    if let SweepAxis::Param(name) = &spec.axis {
+        let prefix = format!("{name}=");
+        if args.params.iter().any(|p| p.starts_with(&prefix)) {
+            bail!(
+                "--sweep {name}=… sets the parameter {name} at each point; --param {name}=… conflicts with it"
+            );
+        }
+    }
+    Ok(Some(spec))
+}
+
+/// What every plan of a lab run shares: the plugin, the service, the focus, the lab's text.
+struct LabSetup<'a> {
+    plugin: &'a Arc<Plugin>,
+    args: &'a LabArgs,
+    target: &'a Target,
+    focus: Option<String>,
+    root: &'a Path,
+    env: &'a perflab_report::Environment,
+    lab: LabInfo,
+}
+
+impl LabSetup<'_> {
+    /// The plan for the lab described as `desc` with `params`, under `load`'s flags.
+    fn plan(
+        &self,
+        desc: &wit::Description,
+        params: &[wit::ParamValue],
+        rounds: RoundPlan,
+        load: &crate::args::LoadArgs,
+    ) -> anyhow::Result<Plan> {
+        let args = self.args;
+        let body_need = perflab_plugin_host::convert::body_need(&desc.body_need);
+        // Each variant's VUs are told which variant they run (`variant` among their params); an
+        // A/A run's copy is told the original's name, so the plugin treats both alike.
+        let workload = |variant: &str| {
+            let told = match &args.aa {
+                Some(original) if variant == aa_copy(original) => original.as_str(),
+                _ => variant,
+            };
+            Arc::new(PluginWorkload::new(
+                self.plugin.clone(),
+                with_variant(params, told),
+                body_need,
+                load.seed,
+            ))
+        };
+        Ok(Plan {
+            model: rounds.model,
+            settle: rounds.settle,
+            warmup: rounds.warmup,
+            stop: rounds.stop,
+            policy: rounds.policy,
+            readiness_path: args.target.is_none().then_some("/health/ready"),
+            intervals: args.output.hlog.is_some(),
+            profile: args.output.profile.plan_for_lab(
+                &desc
+                    .variants
+                    .iter()
+                    .map(|v| v.name.clone())
+                    .collect::<Vec<_>>(),
+                self.plugin.profile_by_default()?,
+            )?,
+            variants: desc
+                .variants
+                .iter()
+                .map(|v| Variant {
+                    name: v.name.clone(),
+                    settings: convert::settings(&v.settings),
+                    target: self.target.clone(),
+                    workload: workload(&v.name),
+                })
+                .collect(),
+            seed: load.seed,
+            timeout: load.timeout,
+            threads: load.threads,
+            scrape_metrics: true,
+            focus: self.focus.clone(),
+        })
+    }
+
+    fn run_info(&self, desc: &wit::Description) -> RunInfo {
+        RunInfo {
+            name: desc.name.clone(),
+            lab: Some(self.lab.clone()),
+            environment: self.env.clone(),
+            thresholds: desc.thresholds.iter().map(convert::threshold).collect(),
+            reports_root: self.root.join("reports"),
+            calibration: crate::calibrate::note(&self.root.join(".perflab/calibration.json")),
+            lessons: Some(Box::new({
+                let plugin = self.plugin.clone();
+                move |analysis| convert::lessons(&plugin, analysis)
+            })),
+        }
+    }
 }
 
 /// `perflab labs`: each lab with its `summary` (from its plugin, built if needed), or the first

@@ -15,25 +15,42 @@ pub(crate) fn escape(s: &str) -> String {
     esc(s)
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-struct Series<'a> {
-    name: &'a str,
-    colour: &'a str,
-    points: Vec<(f64, f64)>,
+pub(crate) struct Series<'a> {
+    pub name: &'a str,
+    pub colour: &'a str,
+    pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)`: an interval band drawn under the line (sweeps' pointwise intervals).
+    pub band: Vec<(f64, f64, f64)>,
+    /// Drawn dashed and without points: a fitted model, not a measurement.
+    pub dashed: bool,
 }
 
-struct Axes {
-    x_label: &'static str,
-    y_label: &'static str,
-    x_ticks: Vec<(f64, String)>,
-    log_y: bool,
-    lines: bool,
+impl<'a> Series<'a> {
+    pub fn new(name: &'a str, colour: &'a str, points: Vec<(f64, f64)>) -> Series<'a> {
+        Series {
+            name,
+            colour,
+            points,
+            band: Vec::new(),
+            dashed: false,
+        }
+    }
+}
+
+pub(crate) struct Axes<'a> {
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub x_ticks: Vec<(f64, String)>,
+    pub log_x: bool,
+    pub log_y: bool,
+    pub lines: bool,
 }
 
 const W: f64 = 720.0;
@@ -114,17 +131,27 @@ fn legend_layout(series: &[Series<'_>]) -> (Vec<(f64, usize)>, usize) {
     (at, if series.is_empty() { 0 } else { row + 1 })
 }
 
-fn chart(series: &[Series<'_>], axes: &Axes) -> String {
+pub(crate) fn chart(series: &[Series<'_>], axes: &Axes<'_>) -> String {
+    let drawable = |x: f64, y: f64| {
+        x.is_finite() && y.is_finite() && (!axes.log_y || y > 0.0) && (!axes.log_x || x > 0.0)
+    };
+    // The axes' ranges cover the points and the bands around them.
     let all: Vec<(f64, f64)> = series
         .iter()
-        .flat_map(|s| s.points.iter().copied())
-        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0))
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .copied()
+                .chain(s.band.iter().flat_map(|(x, lo, hi)| [(*x, *lo), (*x, *hi)]))
+        })
+        .filter(|(x, y)| drawable(*x, *y))
         .collect();
     if all.is_empty() {
         return "<p><em>no data</em></p>".into();
     }
+    let tx = |x: f64| if axes.log_x { x.log10() } else { x };
     let (xmin, xmax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (x, _)| {
-        (a.min(*x), b.max(*x))
+        (a.min(tx(*x)), b.max(tx(*x)))
     });
     let (ylo, yhi) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), (_, y)| {
         (a.min(*y), b.max(*y))
@@ -145,15 +172,20 @@ fn chart(series: &[Series<'_>], axes: &Axes) -> String {
             .map(|x| (x, tick_label(x)))
             .collect()
     } else {
-        axes.x_ticks.clone()
+        axes.x_ticks
+            .iter()
+            .map(|(x, label)| (tx(*x), label.clone()))
+            .collect()
     };
     let (legend, rows) = legend_layout(series);
     let t = 12.0 + 18.0 * rows as f64;
     let h = t + PLOT_H + B;
     let xspan = (xmax - xmin).max(1e-12);
     let ty = |y: f64| if axes.log_y { y.log10() } else { y };
+    // `px` takes an axis-space x (after `tx`); `at` a data point.
     let px = |x: f64| L + PAD + (x - xmin) / xspan * (W - L - R - 2.0 * PAD);
     let py = |y: f64| t + PAD + (1.0 - (ty(y) - ymin) / (ymax - ymin)) * (PLOT_H - 2.0 * PAD);
+    let at = |x: f64, y: f64| format!("{:.1},{:.1}", px(tx(x)), py(y));
     let mut svg = format!(
         "<svg viewBox=\"0 0 {W} {h}\" width=\"100%\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
@@ -193,32 +225,68 @@ fn chart(series: &[Series<'_>], axes: &Axes) -> String {
     ));
     let mid = t + PLOT_H / 2.0;
     svg.push_str(&format!("<text class=\"axis\" x=\"14\" y=\"{mid}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {mid})\">{}</text>", esc(axes.y_label)));
-    for (i, s) in series.iter().enumerate() {
-        let points = s
-            .points
+    // Bands first, so every line and point is drawn over them.
+    for s in series {
+        let band: Vec<&(f64, f64, f64)> = s
+            .band
             .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0));
-        if axes.lines {
-            let d: Vec<String> = points
-                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .filter(|(x, lo, hi)| drawable(*x, *lo) && drawable(*x, *hi))
+            .collect();
+        if band.len() >= 2 {
+            let outline: Vec<String> = band
+                .iter()
+                .map(|(x, _, hi)| at(*x, *hi))
+                .chain(band.iter().rev().map(|(x, lo, _)| at(*x, *lo)))
                 .collect();
             svg.push_str(&format!(
-                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+                "<polygon fill=\"{}\" fill-opacity=\"0.15\" stroke=\"none\" points=\"{}\"/>",
                 s.colour,
+                outline.join(" ")
+            ));
+        }
+    }
+    for (i, s) in series.iter().enumerate() {
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| drawable(*x, *y))
+            .collect();
+        if axes.lines || s.dashed {
+            let d: Vec<String> = points.iter().map(|(x, y)| at(*x, *y)).collect();
+            svg.push_str(&format!(
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>",
+                s.colour,
+                if s.dashed {
+                    " stroke-dasharray=\"6 4\""
+                } else {
+                    ""
+                },
                 d.join(" ")
             ));
-        } else {
+        }
+        if !axes.lines && !s.dashed || !s.band.is_empty() {
             for (x, y) in points {
-                svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"><title>{}: {}</title></circle>", px(*x), py(*y), s.colour, esc(s.name), trim_number(*y)));
+                svg.push_str(&format!("<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"><title>{}: {}</title></circle>", px(tx(x)), py(y), s.colour, esc(s.name), trim_number(y)));
             }
         }
         // The legend sits above the plot, never over the data.
         let (lx, row) = legend[i];
         let ly = 4.0 + 18.0 * row as f64;
-        svg.push_str(&format!(
-            "<rect x=\"{lx}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
-            s.colour
-        ));
+        if s.dashed {
+            svg.push_str(&format!(
+                "<line x1=\"{lx}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/>",
+                lx + 10.0,
+                ly + 5.0,
+                ly + 5.0,
+                s.colour
+            ));
+        } else {
+            svg.push_str(&format!(
+                "<rect x=\"{lx}\" y=\"{ly}\" width=\"10\" height=\"10\" fill=\"{}\"/>",
+                s.colour
+            ));
+        }
         svg.push_str(&format!(
             "<text class=\"legend\" x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
             lx + 15.0,
@@ -248,7 +316,7 @@ fn integer_ticks(n: usize) -> Vec<(f64, String)> {
 }
 
 /// A table with a header row; numbers right-aligned by the stylesheet.
-fn layout(t: &Table, body: &mut String) {
+pub(crate) fn layout(t: &Table, body: &mut String) {
     body.push_str("<table><tr>");
     for h in &t.header {
         body.push_str(&format!("<th>{}</th>", esc(h)));
@@ -264,7 +332,7 @@ fn layout(t: &Table, body: &mut String) {
     body.push_str("</table>");
 }
 
-fn colour(i: usize) -> &'static str {
+pub(crate) fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
@@ -284,15 +352,18 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| Series {
-            name: &v.name,
-            colour: colour(i),
-            points: v.spectrum.iter().map(|[p, ms]| (nines(*p), *ms)).collect(),
+        .map(|(i, v)| {
+            Series::new(
+                &v.name,
+                colour(i),
+                v.spectrum.iter().map(|[p, ms]| (nines(*p), *ms)).collect(),
+            )
         })
         .collect();
     let spectrum_axes = Axes {
         x_label: "percentile",
         y_label: "latency (ms, log)",
+        log_x: false,
         x_ticks: vec![
             (0.0, "0".into()),
             (1.0, "90".into()),
@@ -320,6 +391,8 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
                     .filter(|(_, rr)| rr.variant == v.name)
                     .map(|(k, rr)| ((k + 1) as f64, f(&rr.summary)))
                     .collect(),
+                band: Vec::new(),
+                dashed: false,
             })
             .collect()
     };
@@ -328,6 +401,7 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
         x_label: "round (in the order run)",
         y_label: y,
         x_ticks: round_ticks.clone(),
+        log_x: false,
         log_y: false,
         lines: false,
     };
@@ -337,11 +411,7 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
         .variants
         .iter()
         .enumerate()
-        .map(|(i, v)| Series {
-            name: &v.name,
-            colour: colour(i),
-            points: Vec::new(),
-        })
+        .map(|(i, v)| Series::new(&v.name, colour(i), Vec::new()))
         .collect();
     for rr in &r.round_results {
         let s = &mut over_time[index_of(&rr.variant)];
@@ -359,6 +429,7 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
         x_label: "seconds (measured rounds, end to end)",
         y_label: "requests / s",
         x_ticks: Vec::new(),
+        log_x: false,
         log_y: false,
         lines: false,
     };
@@ -441,6 +512,8 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
                     .enumerate()
                     .map(|(k, ratio)| ((k + 1) as f64, *ratio))
                     .collect(),
+                band: Vec::new(),
+                dashed: false,
             })
             .collect();
         body.push_str(&format!(
@@ -454,6 +527,7 @@ pub fn render(r: &Report, drawn: &[(String, String)]) -> String {
                 x_label: "pair (in the order run)",
                 y_label: "ratio (log)",
                 x_ticks: integer_ticks(c.pairs),
+                log_x: false,
                 log_y: true,
                 lines: false,
             },

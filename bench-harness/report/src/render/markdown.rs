@@ -5,7 +5,7 @@ use perflab_analysis::thresholds::Outcome;
 use crate::table::{self, Table};
 use crate::{Report, Status, words};
 
-fn layout(t: &Table, md: &mut String) {
+pub(crate) fn layout(t: &Table, md: &mut String) {
     md.push_str(&format!("| {} |\n", t.header.join(" | ")));
     md.push('|');
     for i in 0..t.header.len() {

@@ -4,4 +4,5 @@
 pub mod flame;
 pub mod html;
 pub mod markdown;
+pub mod sweep;
 pub mod terminal;

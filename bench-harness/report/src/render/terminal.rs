@@ -6,7 +6,7 @@ use crate::table::{self, Table};
 use crate::{Report, Status, words};
 
 /// Columns padded to their widest cell; the first left-aligned, the rest right-aligned.
-fn layout(t: &Table, out: &mut String) {
+pub(crate) fn layout(t: &Table, out: &mut String) {
     let widths: Vec<usize> = (0..t.header.len())
         .map(|i| {
             std::iter::once(&t.header[i])

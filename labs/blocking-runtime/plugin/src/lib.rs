@@ -167,6 +167,10 @@ impl Defaults for BlockingRuntime {
     fn focus(_params: Vec<ParamValue>) -> Option<String> {
         Some(VICTIM.into())
     }
+
+    fn sweep(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 /// What each outcome teaches, for the victim endpoint.

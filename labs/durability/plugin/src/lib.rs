@@ -186,6 +186,10 @@ impl Defaults for Durability {
     fn focus(_params: Vec<ParamValue>) -> Option<String> {
         None
     }
+
+    fn sweep(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 impl Lessons for Durability {

@@ -288,6 +288,10 @@ impl Defaults for Resilience {
             .into(),
         )
     }
+
+    fn sweep(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 impl Lessons for Resilience {

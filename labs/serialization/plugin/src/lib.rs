@@ -140,6 +140,10 @@ impl Defaults for Serialization {
     fn focus(_params: Vec<ParamValue>) -> Option<String> {
         None
     }
+
+    fn sweep(_params: Vec<ParamValue>) -> Option<String> {
+        None
+    }
 }
 
 export!(Serialization);

@@ -1,0 +1,419 @@
+//! `--sweep AXIS=V1,V2,…`: the same interleaved comparison at each value of one axis, then the
+//! curves. Each point is a whole run — warm-up, blocks of rounds, its own calibrated
+//! comparisons and validity guard — written as its own report in a folder of the sweep's; the
+//! sweep's summary (`sweep.{json,md,html}`) reads every point's analysis
+//! (`perflab_analysis::sweep`) and draws the curves.
+//!
+//! The axis is one of
+//! - `vus` (a closed model's virtual users: the USL's N),
+//! - `rate` (an open model's arrival rate),
+//! - a service knob, any name with a dot (`db.pool_size`, `parallel.threads`): set on every
+//!   variant that does not set it itself (a variant that does keeps its own value, so a lab can
+//!   hold a fixed reference variant against a swept one),
+//! - a lab parameter, any other name (`items`): the lab describes itself again at each value.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use perflab_analysis::sweep::{AxisKind, PointInput, SweepInput, analyze_sweep};
+use perflab_report::sweep::{PointFiles, SweepReport, write_sweep};
+use perflab_report::{Environment, LabInfo, Status};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{LoadArgs, OutputArgs};
+use crate::execute::{Measured, RunInfo, measure, print_files, write_report_quietly};
+use crate::exit::Exit;
+use crate::experiment::Plan;
+
+/// The most points a sweep may have: each is a whole run.
+const MAX_POINTS: usize = 24;
+
+/// What a sweep varies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepAxis {
+    Vus,
+    Rate,
+    /// A service knob: `PUT /admin/settings` with it at every round.
+    Knob(String),
+    /// A lab parameter.
+    Param(String),
+}
+
+/// One value of the axis, as written and as a number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepValue {
+    pub text: String,
+    pub number: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSpec {
+    pub axis: SweepAxis,
+    pub values: Vec<SweepValue>,
+}
+
+impl FromStr for SweepSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, list) = text.split_once('=').ok_or_else(|| {
+            format!(
+                "{text:?}: expected AXIS=V1,V2,… such as vus=1,2,4,8 or rate=100,200,400 or db.pool_size=1,4,16"
+            )
+        })?;
+        let name = name.trim();
+        let axis = match name {
+            "vus" => SweepAxis::Vus,
+            "rate" => SweepAxis::Rate,
+            "" => return Err(format!("{text:?}: the axis has no name")),
+            n if n.contains('.') => SweepAxis::Knob(n.to_string()),
+            n => SweepAxis::Param(n.to_string()),
+        };
+        let mut values: Vec<SweepValue> = Vec::new();
+        for v in list.split(',').map(str::trim) {
+            let number: f64 = v
+                .parse()
+                .map_err(|_| format!("{text:?}: {v:?} is not a number (every value of a sweep is: its curve has it as x)"))?;
+            if !number.is_finite() {
+                return Err(format!("{text:?}: {v:?} is not a finite number"));
+            }
+            match &axis {
+                SweepAxis::Vus if number < 1.0 || number.fract() != 0.0 || number > 100_000.0 => {
+                    return Err(format!(
+                        "{text:?}: {v} VUs: a whole number from 1 to 100000"
+                    ));
+                }
+                SweepAxis::Rate if number <= 0.0 => {
+                    return Err(format!("{text:?}: a rate of {v}/s: must be above 0"));
+                }
+                SweepAxis::Knob(k) if number.fract() != 0.0 => {
+                    return Err(format!("{text:?}: knob {k} takes whole numbers, not {v}"));
+                }
+                _ => {}
+            }
+            if values.iter().any(|x| x.number == number) {
+                return Err(format!("{text:?}: {v} appears twice"));
+            }
+            values.push(SweepValue {
+                text: v.to_string(),
+                number,
+            });
+        }
+        if values.len() < 2 {
+            return Err(format!(
+                "{text:?}: a sweep needs at least two values (one value is a plain run)"
+            ));
+        }
+        if values.len() > MAX_POINTS {
+            return Err(format!(
+                "{text:?}: {} values; the limit is {MAX_POINTS} (each point is a whole run)",
+                values.len()
+            ));
+        }
+        values.sort_by(|a, b| a.number.total_cmp(&b.number));
+        Ok(SweepSpec { axis, values })
+    }
+}
+
+impl SweepSpec {
+    /// The axis as the user wrote it.
+    pub fn name(&self) -> &str {
+        match &self.axis {
+            SweepAxis::Vus => "vus",
+            SweepAxis::Rate => "rate",
+            SweepAxis::Knob(n) | SweepAxis::Param(n) => n,
+        }
+    }
+
+    pub fn kind(&self) -> AxisKind {
+        match self.axis {
+            SweepAxis::Vus => AxisKind::Concurrency,
+            SweepAxis::Rate => AxisKind::ArrivalRate,
+            SweepAxis::Knob(_) | SweepAxis::Param(_) => AxisKind::Setting,
+        }
+    }
+
+    /// The flags a sweep cannot share a run with, and the load flag it would override.
+    pub fn check_flags(&self, load: &LoadArgs, output: &OutputArgs) -> anyhow::Result<()> {
+        let sweep = format!("--sweep {}=…", self.name());
+        if output.hlog.is_some() {
+            bail!(
+                "{sweep} and --hlog: a sweep is several runs, each with its own report; run one point with --hlog instead"
+            );
+        }
+        if output.baseline.is_some() || output.save_baseline.is_some() {
+            bail!(
+                "{sweep} and --baseline/--save-baseline: a baseline is one run's; run one point with it instead"
+            );
+        }
+        match self.axis {
+            SweepAxis::Vus if load.vus.is_some() => {
+                bail!("{sweep} sets the VUs at each point; --vus conflicts with it")
+            }
+            SweepAxis::Vus if load.rate.is_some() => {
+                bail!(
+                    "{sweep} sweeps a closed model's VUs; --rate makes the model open: sweep rate instead"
+                )
+            }
+            SweepAxis::Rate if load.rate.is_some() => {
+                bail!("{sweep} sets the rate at each point; --rate conflicts with it")
+            }
+            SweepAxis::Rate if load.vus.is_some() => {
+                bail!(
+                    "{sweep} sweeps an open model's rate; --vus makes the model closed: sweep vus instead"
+                )
+            }
+            _ if load.stages.is_some() && matches!(self.axis, SweepAxis::Vus | SweepAxis::Rate) => {
+                bail!("{sweep} and --stages: a ramp has no single level to sweep")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The load flags at one point: `--vus V` or `--rate V` added; other axes leave them.
+    pub fn load_at(&self, load: &LoadArgs, v: &SweepValue) -> LoadArgs {
+        let mut load = load.clone();
+        match self.axis {
+            SweepAxis::Vus => load.vus = Some(v.number as u32),
+            SweepAxis::Rate => load.rate = Some(v.number),
+            SweepAxis::Knob(_) | SweepAxis::Param(_) => {}
+        }
+        load
+    }
+
+    /// A knob axis: the knob set at this point on every variant that leaves it to the sweep.
+    /// Refused when every variant sets it itself (the sweep would change nothing).
+    pub fn set_knob(&self, plan: &mut Plan, v: &SweepValue) -> anyhow::Result<()> {
+        let SweepAxis::Knob(knob) = &self.axis else {
+            return Ok(());
+        };
+        let mut applied = false;
+        for variant in &mut plan.variants {
+            if !variant.settings.contains_key(knob) {
+                variant
+                    .settings
+                    .insert(knob.clone(), serde_json::json!(v.number as i64));
+                applied = true;
+            }
+        }
+        if !applied {
+            bail!(
+                "--sweep {knob}=…: every variant sets {knob} itself, so the sweep would change nothing"
+            );
+        }
+        Ok(())
+    }
+
+    /// The folder of one point's report inside the sweep's.
+    pub fn point_dir(&self, v: &SweepValue) -> String {
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        format!("{}-{}", safe(self.name()), safe(&v.text))
+    }
+}
+
+/// One point, ready to run.
+pub struct SweepPoint {
+    pub value: SweepValue,
+    pub plan: Plan,
+    pub info: RunInfo,
+}
+
+/// What the whole sweep is, for its summary.
+pub struct SweepInfo {
+    pub name: String,
+    pub lab: Option<LabInfo>,
+    pub environment: Environment,
+    pub seed: u64,
+    /// What runs at each point; the first point's load model is added to it.
+    pub load_description: String,
+}
+
+/// Runs every point in turn (stopping at a signal), writes each point's report and the
+/// sweep's summary into `dir`, prints the summary and returns the sweep's exit code: the
+/// worst of its points'.
+pub async fn execute_sweep(
+    spec: &SweepSpec,
+    points: Vec<SweepPoint>,
+    output: &OutputArgs,
+    info: SweepInfo,
+    dir: &Path,
+    cancel: CancellationToken,
+) -> anyhow::Result<Exit> {
+    let started_at = crate::now_rfc3339();
+    let total = points.len();
+    let mut done: Vec<(SweepValue, Measured, String)> = Vec::new();
+    let policy = points.first().map(|p| p.plan.policy).unwrap_or_default();
+    let load_description = match points.first() {
+        Some(p) => format!(
+            "{}; at {} = {}: {}",
+            info.load_description,
+            spec.name(),
+            p.value.text,
+            p.plan.model.describe()
+        ),
+        None => info.load_description.clone(),
+    };
+    for (i, point) in points.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if !output.quiet {
+            eprintln!(
+                "sweep point {}/{total}: {} = {}",
+                i + 1,
+                spec.name(),
+                point.value.text
+            );
+        }
+        let sub = spec.point_dir(&point.value);
+        let mut point_output = output.clone();
+        point_output.out = Some(dir.join(&sub));
+        let measured = measure(point.plan, &point_output, point.info, cancel.clone())
+            .await
+            .with_context(|| format!("sweep point {} = {}", spec.name(), point.value.text))?;
+        write_report_quietly(&measured.report, &dir.join(&sub))?;
+        println!(
+            "{} = {}: {}",
+            spec.name(),
+            point.value.text,
+            perflab_report::render::terminal::outcome_line(&measured.report)
+        );
+        done.push((point.value, measured, sub));
+    }
+    let interrupted = cancel.is_cancelled() || done.len() < total;
+    let files: Vec<PointFiles> = done
+        .iter()
+        .map(|(v, m, sub)| PointFiles {
+            label: v.text.clone(),
+            dir: sub.clone(),
+            status: m.report.status,
+        })
+        .collect();
+    let analysis = analyze_sweep(&SweepInput {
+        axis: spec.name().to_string(),
+        kind: spec.kind(),
+        points: done
+            .iter()
+            .map(|(v, m, _)| PointInput {
+                label: v.text.clone(),
+                value: v.number,
+                analysis: &m.analysis,
+            })
+            .collect(),
+        confidence: policy.confidence,
+        seed: info.seed,
+    });
+    let correction = done
+        .first()
+        .map(|(_, m, _)| m.analysis.correction)
+        .unwrap_or_else(|| perflab_analysis::compare::correction(1, false, &policy));
+    let report = SweepReport {
+        schema: perflab_report::sweep::SWEEP_SCHEMA,
+        name: info.name,
+        status: SweepReport::status_of(&files, interrupted),
+        incomplete_reason: interrupted.then(|| {
+            format!(
+                "interrupted by a signal after {} of {total} points",
+                done.len()
+            )
+        }),
+        started_at,
+        finished_at: crate::now_rfc3339(),
+        load_description,
+        lab: info.lab,
+        environment: info.environment,
+        policy,
+        correction,
+        points: files,
+        analysis,
+    };
+    let written = write_sweep(&report, dir)
+        .with_context(|| format!("writing the sweep's summary to {}", dir.display()))?;
+    println!();
+    print!("{}", perflab_report::render::sweep::terminal(&report));
+    print_files(&written);
+    Ok(match report.status {
+        Status::Incomplete => Exit::Interrupted,
+        Status::Invalid => Exit::Invalid,
+        Status::Complete if done.iter().any(|(_, m, _)| m.report.threshold_failed()) => {
+            Exit::ThresholdFailed
+        }
+        Status::Complete => Exit::Ok,
+    })
+}
+
+/// The sweep's folder: `--out`, or `reports/<name>-sweep-<axis>-<time>/`.
+pub fn sweep_dir(output: &OutputArgs, root: &Path, name: &str, spec: &SweepSpec) -> PathBuf {
+    output.out.clone().unwrap_or_else(|| {
+        perflab_report::default_dir(
+            root,
+            &format!("{name}-sweep-{}", spec.name()),
+            &crate::now_rfc3339(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_and_values_parse_sorted() {
+        let s: SweepSpec = "vus=8,1,2,4".parse().unwrap();
+        assert_eq!(s.axis, SweepAxis::Vus);
+        let v: Vec<f64> = s.values.iter().map(|v| v.number).collect();
+        assert_eq!(v, [1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(
+            "db.pool_size=1,4".parse::<SweepSpec>().unwrap().axis,
+            SweepAxis::Knob("db.pool_size".into())
+        );
+        assert_eq!(
+            "items=1,20".parse::<SweepSpec>().unwrap().axis,
+            SweepAxis::Param("items".into())
+        );
+        assert_eq!(
+            "rate=50.5,100".parse::<SweepSpec>().unwrap().kind(),
+            AxisKind::ArrivalRate
+        );
+    }
+
+    #[test]
+    fn bad_sweeps_say_what_is_wrong() {
+        for (text, says) in [
+            ("vus", "expected AXIS=V1,V2"),
+            ("vus=4", "at least two values"),
+            ("vus=0,2", "whole number from 1"),
+            ("vus=1.5,2", "whole number from 1"),
+            ("rate=0,10", "must be above 0"),
+            ("vus=2,x", "is not a number"),
+            ("vus=2,2", "appears twice"),
+            ("db.pool_size=1,2.5", "whole numbers"),
+            ("=1,2", "no name"),
+        ] {
+            let e = text.parse::<SweepSpec>().unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        let many: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+        let e = format!("vus={}", many.join(","))
+            .parse::<SweepSpec>()
+            .unwrap_err();
+        assert!(e.contains("the limit is"), "{e}");
+    }
+
+    #[test]
+    fn a_point_dir_is_a_safe_name() {
+        let s: SweepSpec = "db.pool_size=1,16".parse().unwrap();
+        assert_eq!(s.point_dir(&s.values[1]), "db.pool_size-16");
+    }
+}

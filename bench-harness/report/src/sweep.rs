@@ -1,0 +1,218 @@
+//! The report of a sweep (`--sweep AXIS=V1,V2,…`): each point's own report in a folder of its
+//! own, and one summary of the curves — the levels with their pointwise intervals, each point's
+//! verdicts, the USL fit and the knee per variant — as JSON, Markdown, HTML (with the curves)
+//! and a terminal summary. Like the run report, it renders what analysis computed.
+
+use std::path::{Path, PathBuf};
+
+use perflab_analysis::sweep::{AxisKind, Level, PointResult, SweepAnalysis};
+use perflab_analysis::{Correction, Policy};
+use serde::Serialize;
+
+use crate::table::{Table, fmt_ms};
+use crate::{Environment, LabInfo, Status, words};
+
+pub const SWEEP_SCHEMA: &str = "perflab.sweep/v1";
+
+/// One point: where its full report is, and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointFiles {
+    pub label: String,
+    /// The point's report folder, relative to the sweep's.
+    pub dir: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepReport {
+    pub schema: &'static str,
+    pub name: String,
+    pub status: Status,
+    pub incomplete_reason: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    /// The load model of the points, with the swept value shown as `{axis}`.
+    pub load_description: String,
+    pub lab: Option<LabInfo>,
+    pub environment: Environment,
+    /// The points' policy and the correction of their comparisons (the same at every point).
+    pub policy: Policy,
+    pub correction: Correction,
+    pub points: Vec<PointFiles>,
+    pub analysis: SweepAnalysis,
+}
+
+impl SweepReport {
+    /// Incomplete when a point was, invalid when a point was (a curve with a hole in it is
+    /// shown, but the sweep as a whole is not a measurement).
+    pub fn status_of(points: &[PointFiles], interrupted: bool) -> Status {
+        if interrupted || points.iter().any(|p| p.status == Status::Incomplete) {
+            Status::Incomplete
+        } else if points.iter().any(|p| p.status == Status::Invalid) {
+            Status::Invalid
+        } else {
+            Status::Complete
+        }
+    }
+}
+
+/// `vus`, `rate (req/s)`, or the knob's own name: the x axis's label.
+pub fn axis_label(a: &SweepAnalysis) -> String {
+    match a.kind {
+        AxisKind::Concurrency => "virtual users".into(),
+        AxisKind::ArrivalRate => "arrival rate (req/s)".into(),
+        AxisKind::Setting => a.axis.clone(),
+    }
+}
+
+fn level_cell(l: Option<&Level>, show: impl Fn(f64) -> String) -> String {
+    match l {
+        None => "—".into(),
+        Some(Level {
+            estimate,
+            interval: None,
+        }) => show(*estimate),
+        Some(Level {
+            estimate,
+            interval: Some(iv),
+        }) => format!("{} [{}, {}]", show(*estimate), show(iv.low), show(iv.high)),
+    }
+}
+
+fn per_second(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// One row per point and variant: the levels with their pointwise intervals.
+pub fn levels(a: &SweepAnalysis) -> Table {
+    let header = [
+        a.axis.as_str(),
+        "variant",
+        "req/s",
+        "p50",
+        "p99",
+        "errors",
+        "rounds",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    for p in &a.points {
+        for v in &p.variants {
+            rows.push(vec![
+                if p.is_valid() {
+                    p.label.clone()
+                } else {
+                    format!("{} (invalid)", p.label)
+                },
+                v.variant.clone(),
+                level_cell(v.throughput.as_ref(), per_second),
+                level_cell(v.p50.as_ref(), fmt_ms),
+                level_cell(v.p99.as_ref(), fmt_ms),
+                format!("{:.2} %", v.error_rate * 100.0),
+                v.rounds.to_string(),
+            ]);
+        }
+    }
+    Table { header, rows }
+}
+
+/// Each point's verdicts against the first variant, worded as a run's are.
+pub fn verdict_lines(a: &SweepAnalysis, margin: f64) -> Vec<String> {
+    a.points
+        .iter()
+        .filter(|p| !p.verdicts.is_empty() || !p.is_valid())
+        .map(|p| point_line(a, p, margin))
+        .collect()
+}
+
+fn point_line(a: &SweepAnalysis, p: &PointResult, margin: f64) -> String {
+    if !p.is_valid() {
+        return format!(
+            "{} = {}: invalid, no verdict ({})",
+            a.axis,
+            p.label,
+            p.invalid.join("; ")
+        );
+    }
+    let mut by_pair: Vec<(String, Vec<String>)> = Vec::new();
+    for v in &p.verdicts {
+        let key = format!("{} vs {}", v.candidate, v.baseline);
+        let phrase = words::metric_phrase(v.metric, &v.interval, v.verdict, margin);
+        match by_pair.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(phrase),
+            None => by_pair.push((key, vec![phrase])),
+        }
+    }
+    let pairs: Vec<String> = by_pair
+        .into_iter()
+        .map(|(k, list)| format!("{k}: {}", list.join(", ")))
+        .collect();
+    format!("{} = {}: {}", a.axis, p.label, pairs.join("; "))
+}
+
+/// Per variant: the USL's meaning (or why there is none), the knee, the best point.
+pub fn model_lines(a: &SweepAnalysis) -> Vec<String> {
+    let mut lines = Vec::new();
+    for c in &a.curves {
+        match (&c.usl, &c.usl_missing) {
+            (Some(u), _) => lines.push(format!(
+                "{}: USL λ = {} req/s per unit of {}; {}",
+                c.variant,
+                per_second(u.lambda),
+                a.axis,
+                u.meaning
+            )),
+            (None, Some(why)) => lines.push(format!("{}: no USL fit — {why}", c.variant)),
+            (None, None) => {}
+        }
+        if let Some(k) = &c.knee {
+            lines.push(format!(
+                "{}: p99 bends upwards at {} = {} (p99 {}): beyond it, more {} buys latency, not throughput",
+                c.variant,
+                a.axis,
+                k.label,
+                fmt_ms(k.p99_ms),
+                a.axis
+            ));
+        } else {
+            lines.push(format!(
+                "{}: no knee in p99 (fewer than three valid points, or a curve that never bends upwards)",
+                c.variant
+            ));
+        }
+        if let Some((label, x)) = &c.best_throughput {
+            lines.push(format!(
+                "{}: highest throughput {} req/s at {} = {label}",
+                c.variant,
+                per_second(*x),
+                a.axis
+            ));
+        }
+    }
+    lines
+}
+
+/// Writes `sweep.json`, `sweep.md` and `sweep.html` into `dir`.
+pub fn write_sweep(report: &SweepReport, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    [
+        (
+            "sweep.json",
+            serde_json::to_string_pretty(report).expect("sweep report serializes"),
+        ),
+        ("sweep.md", crate::render::sweep::markdown(report)),
+        ("sweep.html", crate::render::sweep::html(report)),
+    ]
+    .into_iter()
+    .map(|(name, text)| {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    })
+    .collect()
+}
