@@ -206,6 +206,75 @@ fn blocking_runtime() {
     assert!(counter(&doc, 2, "blocking_permit_wait_nanoseconds_total") > 0.0);
 }
 
+/// The parallelism lab without its sweep: one comparison at its load; both variants did the
+/// same chunks of work per request.
+#[test]
+fn parallelism_without_its_sweep() {
+    let doc = run_lab("parallelism", &["--no-sweep", "--param", "vus=2"]);
+    assert_eq!(variant_names(&doc), ["sequential", "rayon"]);
+    for v in 0..2 {
+        assert_eq!(counter(&doc, v, "parallel_chunks_total"), 8.0);
+        assert!(counter(&doc, v, "parallel_split_nanoseconds_total") > 0.0);
+    }
+}
+
+/// The parallelism lab's sweep (here over three VU counts, instead of its default four): a
+/// report per point, each a whole lab run, and the sweep's summary with a USL fit per variant.
+#[test]
+fn parallelism_sweeps_the_clients() {
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", "parallelism", "--quick", "--no-prompt", "-q"])
+        .args(["--sweep", "vus=1,2,4", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0) | Some(3)), "{status}");
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    assert_eq!(doc["status"], "complete");
+    assert_eq!(doc["name"], "parallelism");
+    assert_eq!(doc["analysis"]["kind"], "concurrency");
+    let labels: Vec<&str> = doc["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["1", "2", "4"]);
+    for (p, vus) in doc["points"].as_array().unwrap().iter().zip([1, 2, 4]) {
+        let dir = out.path().join(p["dir"].as_str().unwrap());
+        let report = validate_report(&dir.join("report.json"));
+        assert_eq!(report["status"], "complete");
+        // The point ran at its own load.
+        assert_eq!(report["load"]["vus"], vus, "{}", report["load"]);
+        assert!(dir.join("report.html").is_file());
+    }
+    for point in doc["analysis"]["points"].as_array().unwrap() {
+        assert_eq!(point["verdicts"].as_array().unwrap().len(), 2, "{point}");
+        for v in point["variants"].as_array().unwrap() {
+            assert!(v["throughput"]["interval"]["low"].is_number(), "{v}");
+        }
+    }
+    let curves = doc["analysis"]["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 2);
+    for c in curves {
+        assert!(
+            c["usl"]["meaning"]
+                .as_str()
+                .unwrap()
+                .contains("contention σ"),
+            "{c}"
+        );
+    }
+    for file in ["sweep.md", "sweep.html"] {
+        let text = std::fs::read_to_string(out.path().join(file)).unwrap();
+        assert!(
+            text.contains("contention σ") && text.contains("vus-4/report"),
+            "{file}"
+        );
+    }
+}
+
 #[test]
 fn batch_calls() {
     let doc = run_lab("batch-calls", &["--param", "items=10"]);

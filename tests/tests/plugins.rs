@@ -269,6 +269,19 @@ fn through_the_cli_with(
     (run.status.code(), stderr, log, out)
 }
 
+/// A lab's own sweep (`defaults.sweep`) is checked like `--sweep`, before anything runs, and
+/// the error names the lab.
+#[test]
+fn a_lab_that_declares_a_bad_sweep_is_refused_before_anything_runs() {
+    let (code, stderr, _log, out) = through_the_cli("sweep-bad");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("declares a sweep it cannot run") && stderr.contains("vus=0,x"),
+        "{stderr}"
+    );
+    assert!(!out.path().join("sweep.json").exists());
+}
+
 #[test]
 fn a_guest_that_prints_in_every_export_runs_and_its_output_is_logged() {
     let (code, stderr, log, _out) = through_the_cli("print");

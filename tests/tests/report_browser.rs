@@ -65,3 +65,64 @@ fn the_html_report_reads_well_in_a_browser() {
         root().join("target/report-flame-diff.png"),
     );
 }
+
+/// A sweep's page as a reader (or a projector) sees it: `perflab run` over three VU counts of
+/// a CPU-bound endpoint, the same URL twice (an A/A pair, so every point has verdicts).
+/// `tests/browser/check-sweep.mjs` checks three curves with axis labels and ticks, nothing cut
+/// off, legends off the data, interval bands, and the dashed USL fit named in the legend.
+#[test]
+fn a_sweep_reads_well_in_a_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let svc = ServiceProcess::start(
+        &bin("reference-app"),
+        &["--data-dir".into(), data.path().display().to_string()],
+        None,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("{}/parallel/digest/1", svc.base_url());
+    let run = perflab()
+        .args(["run", &url, &url, "--sweep", "vus=1,2,4"])
+        .args(["-d", "200ms", "--settle", "50ms", "--rounds", "4"])
+        .args(["--warmup", "0s", "-q", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    assert!(said.contains("curves:") && said.contains("USL"), "{said}");
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    assert_eq!(doc["status"], "complete");
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    for p in points {
+        // Every point is a whole run with its own report.
+        let report = out
+            .path()
+            .join(p["dir"].as_str().unwrap())
+            .join("report.json");
+        assert_eq!(common::validate_report(&report)["status"], "complete");
+    }
+    for c in doc["analysis"]["curves"].as_array().unwrap() {
+        let usl = &c["usl"];
+        assert!(usl["sigma"].is_number(), "a USL fit per variant: {c}");
+        assert!(usl["sigma_interval"][0].as_f64() <= usl["sigma"].as_f64());
+    }
+    let shot = out.path().join("sweep.png");
+    let result = Command::new("node")
+        .arg(root().join("tests/browser/check-sweep.mjs"))
+        .arg(out.path().join("sweep.html"))
+        .arg(&shot)
+        .current_dir(root().join("tests/browser"))
+        .output()
+        .expect("node is installed (scripts/setup installs what this test needs)");
+    assert!(
+        result.status.success(),
+        "{}{}\n(screenshot: {})",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr),
+        shot.display()
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    let _ = std::fs::copy(&shot, root().join("target/sweep-screenshot.png"));
+}

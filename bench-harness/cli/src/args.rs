@@ -258,7 +258,7 @@ pub struct RunArgs {
     /// dot). Each point gets its own report; the sweep's summary has the curves, a Universal
     /// Scalability Law fit and the knee of p99.
     #[arg(long, value_name = "AXIS=V1,V2,…")]
-    pub sweep: Option<crate::sweep::SweepSpec>,
+    pub sweep: Option<crate::sweep_spec::SweepSpec>,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -356,7 +356,7 @@ pub struct LabArgs {
     /// name with a dot). Each point gets its own report; the sweep's summary has the curves,
     /// a Universal Scalability Law fit and the knee of p99. Overrides the lab's own sweep.
     #[arg(long, value_name = "AXIS=V1,V2,…")]
-    pub sweep: Option<crate::sweep::SweepSpec>,
+    pub sweep: Option<crate::sweep_spec::SweepSpec>,
     /// A lab that sweeps by default (its description says so): one comparison at its load.
     #[arg(long, conflicts_with = "sweep")]
     pub no_sweep: bool,

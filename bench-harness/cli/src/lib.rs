@@ -19,6 +19,7 @@ pub mod rounds;
 pub mod run_url;
 pub mod signals;
 pub mod sweep;
+pub mod sweep_spec;
 
 /// The current time, as reports write it.
 pub fn now_rfc3339() -> String {

@@ -456,6 +456,26 @@ pub fn write_all(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect()
 }
 
+/// Writes `sweep.json`, `sweep.md` and `sweep.html` into `dir`.
+pub fn write_sweep(report: &sweep::SweepReport, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    [
+        (
+            "sweep.json",
+            serde_json::to_string_pretty(report).expect("sweep report serializes"),
+        ),
+        ("sweep.md", render::sweep::markdown(report)),
+        ("sweep.html", render::sweep::html(report)),
+    ]
+    .into_iter()
+    .map(|(name, text)| {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    })
+    .collect()
+}
+
 /// `reports/<name>-<UTC timestamp>/`.
 pub fn default_dir(root: &Path, name: &str, now_rfc3339: &str) -> PathBuf {
     let stamp = now_rfc3339

@@ -3,8 +3,6 @@
 //! verdicts, the USL fit and the knee per variant — as JSON, Markdown, HTML (with the curves)
 //! and a terminal summary. Like the run report, it renders what analysis computed.
 
-use std::path::{Path, PathBuf};
-
 use perflab_analysis::sweep::{AxisKind, Level, PointResult, SweepAnalysis};
 use perflab_analysis::{Correction, Policy};
 use serde::Serialize;
@@ -195,24 +193,4 @@ pub fn model_lines(a: &SweepAnalysis) -> Vec<String> {
         }
     }
     lines
-}
-
-/// Writes `sweep.json`, `sweep.md` and `sweep.html` into `dir`.
-pub fn write_sweep(report: &SweepReport, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    [
-        (
-            "sweep.json",
-            serde_json::to_string_pretty(report).expect("sweep report serializes"),
-        ),
-        ("sweep.md", crate::render::sweep::markdown(report)),
-        ("sweep.html", crate::render::sweep::html(report)),
-    ]
-    .into_iter()
-    .map(|(name, text)| {
-        let path = dir.join(name);
-        std::fs::write(&path, text)?;
-        Ok(path)
-    })
-    .collect()
 }

@@ -32,8 +32,17 @@ pub fn perflab() -> Command {
 }
 
 pub fn validate_report(path: &Path) -> serde_json::Value {
+    validate(path, "report.v2.json")
+}
+
+/// A sweep's summary (`sweep.json`) against its schema.
+pub fn validate_sweep(path: &Path) -> serde_json::Value {
+    validate(path, "sweep.v1.json")
+}
+
+fn validate(path: &Path, schema: &str) -> serde_json::Value {
     let schema: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root().join("bench-harness/report/schema/report.v2.json")).unwrap(),
+        &std::fs::read(root().join("bench-harness/report/schema").join(schema)).unwrap(),
     )
     .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(

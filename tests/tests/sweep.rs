@@ -1,0 +1,84 @@
+//! `--sweep` through the real CLI: a service knob swept in URL mode reaches the service at
+//! every point, and a sweep that cannot run is refused before anything runs, with the reason.
+
+mod common;
+
+use common::{bin, perflab};
+use perflab_services::service::ServiceProcess;
+
+/// `--sweep parallel.chunks=1,2,4` against the reference service: each point's rounds ran with
+/// that many chunks (the service counted them), and a knob is a setting, not a concurrency
+/// the USL could read unless its values are counts from 1.
+#[test]
+fn a_knob_sweep_sets_the_knob_at_every_point() {
+    let data = tempfile::tempdir().unwrap();
+    let svc = ServiceProcess::start(
+        &bin("reference-app"),
+        &["--data-dir".into(), data.path().display().to_string()],
+        None,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let url = format!("{}/parallel/digest/3", svc.base_url());
+    let run = perflab()
+        .args(["run", &url, "--sweep", "parallel.chunks=1,2,4", "-c", "2"])
+        .args(["-d", "200ms", "--settle", "50ms", "--rounds", "3"])
+        .args(["--warmup", "0s", "-q", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    assert_eq!(doc["analysis"]["kind"], "setting");
+    for (p, chunks) in doc["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([1.0, 2.0, 4.0])
+    {
+        let report = common::validate_report(
+            &out.path()
+                .join(p["dir"].as_str().unwrap())
+                .join("report.json"),
+        );
+        let per_request = report["variants"][0]["counters_per_request"]["parallel_chunks_total"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(per_request, chunks, "point {}", p["label"]);
+    }
+}
+
+/// Refusals before any load: each names the conflict.
+#[test]
+fn a_sweep_that_cannot_run_is_refused_with_the_reason() {
+    for (args, says) in [
+        (
+            vec!["--sweep", "vus=1,2", "--vus", "3"],
+            "--vus conflicts with it",
+        ),
+        (
+            vec!["--sweep", "vus=1,2", "--rate", "30"],
+            "sweep rate instead",
+        ),
+        (vec!["--sweep", "items=1,2"], "has no parameters"),
+        (
+            vec!["--sweep", "vus=1,2", "--hlog", "/tmp/x.hlog"],
+            "and --hlog",
+        ),
+        (vec!["--sweep", "vus=3"], "at least two values"),
+    ] {
+        let run = perflab()
+            .args(["run", "http://127.0.0.1:9/"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            matches!(run.status.code(), Some(1) | Some(2)),
+            "{args:?}: {:?}",
+            run.status
+        );
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
