@@ -120,6 +120,8 @@ pub fn router(state: AppState) -> Router {
         .route("/blocking/work", get(routes::blocking_work))
         .route("/blocking/fast", get(routes::blocking_fast))
         .route("/parallel/digest/{seed}", get(routes::parallel_digest))
+        .route("/pool/read/{id}", get(routes::pool_read))
+        .route("/pool/write/{id}", axum::routing::post(routes::pool_write))
         .route("/resilience/quote/{id}", get(routes::resilience_quote))
         .route("/batch/baskets/{id}", get(routes::batch_basket))
         .route("/probe/cpu", get(crate::introspect::probe::cpu))
@@ -215,6 +217,7 @@ impl Service {
             cache: Arc::default(),
             blocking: Arc::default(),
             parallel: Arc::default(),
+            pool_sizing: Arc::default(),
             resilience: Arc::default(),
             admin_token: config.admin_token()?.map(Arc::from),
         };

@@ -27,6 +27,7 @@ crate::registry! {
     batch_calls: crate::batch_calls::BatchCallsKind,
     compression: crate::compression::CompressionKind,
     parallelism: crate::parallel::ParallelKind,
+    pool_sizing: crate::pool_sizing::PoolSizing,
 }
 
 impl Settings {

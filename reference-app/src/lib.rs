@@ -20,6 +20,7 @@
 //! | `compression` | [`compression`] (the compression lab; a policy for tower-http's `CompressionLayer` on `GET /codec/users`) |
 //! | `resilience` | [`resilience`] (the resilience lab; calls [`upstream`]'s `/flaky`) |
 //! | `parallelism` | [`parallel`] (the parallelism lab; rayon inside a request) |
+//! | `pool-sizing` | [`pool_sizing`] (the pool-sizing lab; connections in use at once) |
 //!
 //! [`settings`] is the switchboard's machinery; [`admin`] switches dimensions at run time;
 //! [`observability`] exports the counters ([`metric_names`]) that explain them; [`introspect`]
@@ -52,6 +53,7 @@ pub mod openapi;
 pub mod orders;
 pub mod parallel;
 pub mod permits;
+pub mod pool_sizing;
 pub mod resilience;
 pub mod routes;
 pub mod settings;

@@ -51,6 +51,11 @@ pub const PARALLEL_CHUNKS: &str = "parallel_chunks_total";
 pub const PARALLEL_SERIAL_NS: &str = "parallel_serial_nanoseconds_total";
 pub const PARALLEL_SPLIT_NS: &str = "parallel_split_nanoseconds_total";
 
+/// `pool-sizing`: queries, time waiting for a permit and a connection, time in the database.
+pub const POOL_SIZING_QUERIES: &str = "pool_sizing_queries_total";
+pub const POOL_SIZING_WAIT_NS: &str = "pool_sizing_wait_nanoseconds_total";
+pub const POOL_SIZING_IN_DATABASE_NS: &str = "pool_sizing_in_database_nanoseconds_total";
+
 /// `resilience`: requests, calls made to the flaky upstream (per request: the call
 /// amplification), timeouts, retries, requests that failed all the same, the breaker's
 /// refusals and openings, the bulkhead's refusals, and time a database connection was held
@@ -140,6 +145,9 @@ pub const UNLABELLED_COUNTERS: &[&str] = &[
     PARALLEL_CHUNKS,
     PARALLEL_SERIAL_NS,
     PARALLEL_SPLIT_NS,
+    POOL_SIZING_QUERIES,
+    POOL_SIZING_WAIT_NS,
+    POOL_SIZING_IN_DATABASE_NS,
     RESILIENCE_REQUESTS,
     RESILIENCE_UPSTREAM_CALLS,
     RESILIENCE_TIMEOUTS,

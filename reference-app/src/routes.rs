@@ -680,6 +680,62 @@ pub async fn parallel_digest(
     ))
 }
 
+// ---- pool-sizing (the pool-sizing lab) ------------------------------------------------------
+
+async fn pool_query(
+    state: &AppState,
+    query: crate::pool_sizing::Query,
+) -> ApiResult<Json<crate::pool_sizing::PoolAnswer>> {
+    use crate::pool_sizing::SIZE;
+    let switch = &state.settings.pool_sizing;
+    Ok(Json(
+        crate::pool_sizing::run(
+            &state.pool_sizing,
+            &state.db,
+            switch.get(),
+            switch.knob(&SIZE),
+            query,
+        )
+        .await?,
+    ))
+}
+
+/// A read that is pure database CPU (`pool.query_rows` rows generated and summed), through
+/// the connections the `pool-sizing` option allows.
+#[utoipa::path(get, path = "/pool/read/{id}", tag = "pool-sizing",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = crate::pool_sizing::PoolAnswer), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn pool_read(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<crate::pool_sizing::PoolAnswer>> {
+    let Path(_) = id?;
+    let rows = state
+        .settings
+        .pool_sizing
+        .knob(&crate::pool_sizing::QUERY_ROWS)
+        .max(1);
+    pool_query(&state, crate::pool_sizing::Query::Read { rows }).await
+}
+
+/// A write: one of 16 counters incremented (a row lock and a commit).
+#[utoipa::path(post, path = "/pool/write/{id}", tag = "pool-sizing",
+    params(("id" = u64, Path)),
+    responses((status = 200, body = crate::pool_sizing::PoolAnswer), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn pool_write(
+    State(state): State<AppState>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<Json<crate::pool_sizing::PoolAnswer>> {
+    let Path(id) = id?;
+    pool_query(
+        &state,
+        crate::pool_sizing::Query::Write {
+            id: (id % 1_000_000) as i64,
+        },
+    )
+    .await
+}
+
 // ---- resilience (the resilience lab) --------------------------------------------------------
 
 /// A price from the flaky upstream (`flaky.*` knobs), with the defences of the `resilience`

@@ -31,6 +31,7 @@ pub struct AppState {
     pub cache: Arc<crate::cache::CacheState>,
     pub blocking: Arc<crate::blocking::BlockingState>,
     pub parallel: Arc<crate::parallel::ParallelState>,
+    pub pool_sizing: Arc<crate::pool_sizing::PoolSizingState>,
     pub resilience: Arc<crate::resilience::ResilienceState>,
     /// `Arc<str>`: the state is cloned per request, and a `String` would be copied with it.
     pub admin_token: Option<Arc<str>>,

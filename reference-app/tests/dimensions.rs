@@ -265,7 +265,7 @@ async fn run_everything(svc: &Svc, postgres: bool, pool_size: f64) {
         listing["backend"],
         if postgres { "postgres" } else { "sqlite" }
     );
-    assert_eq!(listing["dimensions"].as_array().unwrap().len(), 17);
+    assert_eq!(listing["dimensions"].as_array().unwrap().len(), 18);
     svc.get_ok("/health/live").await;
     svc.get_ok("/health/ready").await;
     store_options(svc).await;

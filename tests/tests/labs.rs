@@ -275,6 +275,46 @@ fn parallelism_sweeps_the_clients() {
     }
 }
 
+/// The pool-sizing lab on PostgreSQL, swept over three pool sizes (its default is seven): the
+/// bounded variant's requests waited for a connection in the service, the per-client ones did
+/// not, and each variant has its curve.
+#[test]
+fn pool_sizing_on_postgres_sweeps_the_pool() {
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args([
+            "lab",
+            "pool-sizing",
+            "--quick",
+            "--no-prompt",
+            "-q",
+            "--db",
+            "postgres",
+        ])
+        .args(["--sweep", "pool.size=1,4,16", "--param", "vus=16", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0) | Some(3)), "{status}");
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    assert_eq!(doc["status"], "complete");
+    assert_eq!(doc["analysis"]["kind"], "setting");
+    let first = validate_report(&out.path().join("pool.size-1").join("report.json"));
+    assert_eq!(variant_names(&first), ["per-client", "bounded"]);
+    assert_eq!(counter(&first, 0, "pool_sizing_queries_total"), 1.0);
+    assert_eq!(counter(&first, 1, "pool_sizing_queries_total"), 1.0);
+    // One connection for 16 clients: the bounded requests queued in the service.
+    assert!(
+        counter(&first, 1, "pool_sizing_wait_nanoseconds_total")
+            > counter(&first, 0, "pool_sizing_wait_nanoseconds_total"),
+        "{}",
+        first["variants"]
+    );
+    for c in doc["analysis"]["curves"].as_array().unwrap() {
+        assert!(c["usl"]["sigma"].as_f64().unwrap() <= 1.0, "{c}");
+    }
+}
+
 #[test]
 fn batch_calls() {
     let doc = run_lab("batch-calls", &["--param", "items=10"]);

@@ -59,11 +59,15 @@ impl UslFit {
     /// One line saying what the fit means.
     pub fn meaning(&self) -> String {
         let ceiling = match self.ceiling {
+            Some(c) if self.sigma >= 1.0 => {
+                format!("at most {c:.1}×: throughput does not grow along this axis")
+            }
             Some(c) => format!("at most {c:.1}× from parallelism"),
             None => "no contention measured".to_string(),
         };
         let peak = match self.peak_concurrency {
             Some(n) => format!("throughput falls past N* ≈ {n:.0}"),
+            None if self.kappa > 0.0 => "no peak above N = 1".to_string(),
             None => "no coherency cost measured (κ = 0): no peak".to_string(),
         };
         format!(
@@ -82,7 +86,7 @@ pub fn usl(lambda: f64, sigma: f64, kappa: f64, n: f64) -> f64 {
     lambda * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
 }
 
-/// Least squares of `y ≈ σa + κb` with σ, κ ≥ 0 (a negative coefficient is noise: it is set to
+/// Least squares of `y ≈ σa + κb` with 0 ≤ σ ≤ 1, κ ≥ 0 (a negative coefficient is noise: it is set to
 /// 0 and the other refitted alone).
 fn nonnegative_fit(a: &[f64], b: &[f64], y: &[f64]) -> (f64, f64) {
     let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(p, q)| p * q).sum::<f64>();
@@ -100,6 +104,17 @@ fn nonnegative_fit(a: &[f64], b: &[f64], y: &[f64]) -> (f64, f64) {
     if k < 0.0 {
         k = 0.0;
         s = if aa > 0.0 { (ay / aa).max(0.0) } else { 0.0 };
+    }
+    // σ is a share: at most 1 (a curve that does not rise at all). Beyond it is noise on a
+    // flat curve; κ is refitted with σ = 1.
+    if s > 1.0 {
+        s = 1.0;
+        let rest: Vec<f64> = y.iter().zip(a).map(|(y, a)| y - a).collect();
+        k = if bb > 0.0 {
+            (dot(b, &rest) / bb).max(0.0)
+        } else {
+            0.0
+        };
     }
     (s, k)
 }
@@ -203,7 +218,9 @@ pub fn fit_usl(
         kappa,
         sigma_interval: interval(sigmas),
         kappa_interval: interval(kappas),
-        peak_concurrency: (kappa > 0.0).then(|| ((1.0 - sigma).max(0.0) / kappa).sqrt()),
+        // No peak on a curve that never rises (σ = 1) or that would peak below one client.
+        peak_concurrency: Some(((1.0 - sigma).max(0.0) / kappa.max(f64::MIN_POSITIVE)).sqrt())
+            .filter(|n| kappa > 0.0 && *n >= 1.0),
         ceiling: (sigma > 0.0).then(|| 1.0 / sigma),
     })
 }
@@ -304,6 +321,21 @@ mod tests {
         let fit = fit_usl(&points, 0.95, 200, 1).unwrap();
         assert_eq!((fit.sigma, fit.kappa), (0.0, 0.0));
         assert_eq!((fit.ceiling, fit.peak_concurrency), (None, None));
+    }
+
+    /// A variant the axis does not touch (pool-sizing's per-client under a pool sweep): its
+    /// throughput is flat, σ is 1 at most (not the 1.05 noise gives an unbounded fit), and
+    /// there is no peak.
+    #[test]
+    fn a_flat_curve_has_sigma_one_and_no_peak() {
+        let flat: Vec<(f64, f64)> = [(1.0, 1100.0), (4.0, 1020.0), (16.0, 1050.0), (64.0, 990.0)]
+            .into_iter()
+            .collect();
+        let fit = fit_usl(&flat, 0.95, 500, 1).unwrap();
+        assert_eq!(fit.sigma, 1.0, "{fit:?}");
+        assert!(fit.sigma_interval.1 <= 1.0, "{fit:?}");
+        assert_eq!(fit.peak_concurrency, None, "{fit:?}");
+        assert!(fit.meaning().contains("does not grow"), "{}", fit.meaning());
     }
 
     #[test]

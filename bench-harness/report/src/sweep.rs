@@ -123,7 +123,7 @@ pub fn levels(a: &SweepAnalysis) -> Table {
 pub fn verdict_lines(a: &SweepAnalysis, margin: f64) -> Vec<String> {
     a.points
         .iter()
-        .filter(|p| !p.verdicts.is_empty() || !p.is_valid())
+        .filter(|p| !p.verdicts.is_empty() || !p.is_valid() || p.variants.len() > 1)
         .map(|p| point_line(a, p, margin))
         .collect()
 }
@@ -135,6 +135,12 @@ fn point_line(a: &SweepAnalysis, p: &PointResult, margin: f64) -> String {
             a.axis,
             p.label,
             p.invalid.join("; ")
+        );
+    }
+    if p.verdicts.is_empty() {
+        return format!(
+            "{} = {}: no verdict — too few round pairs for an interval at this confidence (its report says how many it had)",
+            a.axis, p.label
         );
     }
     let mut by_pair: Vec<(String, Vec<String>)> = Vec::new();
@@ -159,7 +165,7 @@ pub fn model_lines(a: &SweepAnalysis) -> Vec<String> {
     for c in &a.curves {
         match (&c.usl, &c.usl_missing) {
             (Some(u), _) => lines.push(format!(
-                "{}: USL λ = {} req/s per unit of {}; {}",
+                "{}: USL λ = {} req/s at {} = 1; {}",
                 c.variant,
                 per_second(u.lambda),
                 a.axis,

@@ -78,7 +78,7 @@ impl Lab for Parallelism {
             ],
             load: constant_vus(vus, 1.0),
             quick_load: constant_vus(vus, 0.5),
-            rounds: 8,
+            rounds: 16,
             quick_rounds: 3,
             warmup_ms: 1000,
             thresholds: vec![error_rate_below(0.01)],
