@@ -306,7 +306,8 @@ fn curve(input: &SweepInput<'_>, points: &[PointResult], name: &str, seed: u64) 
 /// The knee of p99, on the hockey stick — p99 against throughput — while throughput rises
 /// with the axis (where a closed model's latency bends is where throughput stops following
 /// the clients); against the axis value itself when throughput does not rise at every step
-/// (past a USL peak), or under an open model (its throughput is the rate).
+/// (past a USL peak), or under an open model (its throughput is the rate). None when p99 does
+/// not rise beyond its pointwise intervals from the first point to the last.
 fn latency_knee(valid: &[&PointResult], name: &str) -> Option<Knee> {
     let points: Vec<(f64, f64, f64, &str)> = valid
         .iter()
@@ -320,6 +321,17 @@ fn latency_knee(valid: &[&PointResult], name: &str) -> Option<Knee> {
             ))
         })
         .collect();
+    // A curve that does not rise beyond its own noise has no knee: Kneedle would find one in
+    // any wobble. It rises when the last point's interval lies wholly above the first's.
+    let (first, last) = (
+        valid.first()?.variant(name)?.p99?,
+        valid.last()?.variant(name)?.p99?,
+    );
+    match (first.interval, last.interval) {
+        (Some(a), Some(b)) if b.low > a.high => {}
+        (None, _) | (_, None) if last.estimate > first.estimate => {}
+        _ => return None,
+    }
     let rising = points.windows(2).all(|w| w[1].1 > w[0].1);
     let curve: Vec<(f64, f64)> = points
         .iter()
@@ -383,6 +395,53 @@ mod tests {
     fn normal(rng: &mut StdRng) -> f64 {
         let (u, v): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
         (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    fn point(value: f64, throughput: f64, p99: (f64, f64, f64)) -> PointResult {
+        let lvl = |e: f64, lo: f64, hi: f64| Level {
+            estimate: e,
+            interval: Some(Interval {
+                estimate: e,
+                low: lo,
+                high: hi,
+            }),
+        };
+        PointResult {
+            label: value.to_string(),
+            value,
+            invalid: Vec::new(),
+            variants: vec![VariantAtPoint {
+                variant: "v".into(),
+                rounds: 10,
+                throughput: Some(lvl(throughput, throughput * 0.98, throughput * 1.02)),
+                p50: None,
+                p99: Some(lvl(p99.0, p99.1, p99.2)),
+                error_rate: 0.0,
+            }],
+            verdicts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_knee_needs_a_rise_beyond_the_noise() {
+        // A closed model saturating at 2: throughput levels off, p99 climbs.
+        let stick = [
+            point(1.0, 400.0, (3.0, 2.8, 3.2)),
+            point(2.0, 700.0, (4.0, 3.8, 4.2)),
+            point(4.0, 780.0, (10.0, 9.5, 10.5)),
+            point(8.0, 800.0, (22.0, 21.0, 23.0)),
+        ];
+        let refs: Vec<&PointResult> = stick.iter().collect();
+        assert_eq!(latency_knee(&refs, "v").unwrap().label, "2");
+        // Flat within its intervals (pool-sizing's per-client under a pool sweep): no knee.
+        let flat = [
+            point(1.0, 1000.0, (124.0, 117.0, 132.0)),
+            point(4.0, 1010.0, (128.0, 120.0, 136.0)),
+            point(16.0, 990.0, (126.0, 118.0, 134.0)),
+            point(64.0, 960.0, (138.0, 119.0, 160.0)),
+        ];
+        let refs: Vec<&PointResult> = flat.iter().collect();
+        assert!(latency_knee(&refs, "v").is_none());
     }
 
     #[test]

@@ -185,7 +185,7 @@ pub fn model_lines(a: &SweepAnalysis) -> Vec<String> {
             ));
         } else {
             lines.push(format!(
-                "{}: no knee in p99 (fewer than three valid points, or a curve that never bends upwards)",
+                "{}: no knee in p99 (fewer than three valid points, or p99 does not rise beyond its intervals from the first point to the last)",
                 c.variant
             ));
         }

@@ -37,7 +37,11 @@ impl Lab for PoolSizing {
                  at most pool.size connections in use"
             ),
             params: vec![
-                param("vus", "clients (fixed; the sweep is over the pool)", Value::Integer(64)),
+                param(
+                    "vus",
+                    "clients (fixed; the sweep is over the pool)",
+                    Value::Integer(64),
+                ),
                 param(
                     "workload",
                     "read (database CPU) or write (row locks and commits)",
