@@ -132,6 +132,14 @@ pub async fn execute_sweep(
     let total = points.len();
     let mut done: Vec<(SweepValue, Measured, String)> = Vec::new();
     let policy = points.first().map(|p| p.plan.policy).unwrap_or_default();
+    // A sweep of k points makes k families of claims. So that all of them hold together at
+    // the sweep's confidence — the promise a single run makes — each point's family is
+    // corrected once more, by k (Bonferroni across points); each point's report states the
+    // confidence it ran at.
+    let mut points = points;
+    for p in &mut points {
+        p.plan.policy.confidence = 1.0 - (1.0 - policy.confidence) / total as f64;
+    }
     let load_description = match points.first() {
         Some(p) => format!(
             "{}; at {} = {}: {}",
@@ -192,9 +200,13 @@ pub async fn execute_sweep(
         confidence: policy.confidence,
         seed: info.seed,
     });
+    // The whole sweep's family: every point's claims.
     let correction = done
         .first()
-        .map(|(_, m, _)| m.analysis.correction)
+        .map(|(_, m, _)| perflab_analysis::Correction {
+            family: m.analysis.correction.family * total,
+            ..m.analysis.correction
+        })
         .unwrap_or_else(|| perflab_analysis::compare::correction(1, false, &policy));
     let report = SweepReport {
         schema: perflab_report::sweep::SWEEP_SCHEMA,

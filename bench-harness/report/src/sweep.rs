@@ -33,7 +33,8 @@ pub struct SweepReport {
     pub load_description: String,
     pub lab: Option<LabInfo>,
     pub environment: Environment,
-    /// The points' policy and the correction of their comparisons (the same at every point).
+    /// The sweep's policy, and the correction over every point's comparisons together (each
+    /// point ran its family at `correction.per_interval`).
     pub policy: Policy,
     pub correction: Correction,
     pub points: Vec<PointFiles>,

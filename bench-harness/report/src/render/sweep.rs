@@ -44,7 +44,7 @@ fn intro(r: &SweepReport) -> Vec<String> {
         ),
         format!("load at each point: {}", r.load_description),
         format!(
-            "intervals: each point's verdicts as a single run's ({}); levels ±{:.0} % pointwise (a t-interval over the point's rounds)",
+            "verdicts: {}, over every point of the sweep together; levels ±{:.0} % pointwise (a t-interval over the point's rounds)",
             words::policy_line(&r.policy, &r.correction),
             r.analysis.confidence * 100.0
         ),
@@ -181,7 +181,9 @@ pub fn html(r: &SweepReport) -> String {
             band,
             ..Series::new(name, colour(i), points)
         });
-        let mut stick: Vec<(f64, f64)> = a
+        // In the axis's order: past a throughput peak the line folds back, as a hockey stick
+        // of a retrograde system does.
+        let stick: Vec<(f64, f64)> = a
             .points
             .iter()
             .filter(|p| p.is_valid())
@@ -190,7 +192,6 @@ pub fn html(r: &SweepReport) -> String {
                 Some((v.throughput?.estimate, v.p99?.estimate))
             })
             .collect();
-        stick.sort_by(|x, y| x.0.total_cmp(&y.0));
         hockey.push(Series::new(name, colour(i), stick));
     }
 
