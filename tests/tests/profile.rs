@@ -5,15 +5,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{bin, folded_share, perflab, validate_report};
-use perflab_services::service::ServiceProcess;
-
-fn reference_service() -> (ServiceProcess, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let args = vec!["--data-dir".into(), data.path().display().to_string()];
-    let svc = ServiceProcess::start(&bin("reference-app"), &args, None).unwrap();
-    (svc, data)
-}
+use common::{folded_share, perflab, reference_service, validate_report};
 
 #[test]
 fn a_profile_finds_the_function_that_burns_the_cpu() {

@@ -9,18 +9,11 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, perflab, root};
-use perflab_services::service::ServiceProcess;
+use common::{perflab, reference_service, root};
 
 #[test]
 fn the_html_report_reads_well_in_a_browser() {
-    let data = tempfile::tempdir().unwrap();
-    let svc = ServiceProcess::start(
-        &bin("reference-app"),
-        &["--data-dir".into(), data.path().display().to_string()],
-        None,
-    )
-    .unwrap();
+    let (svc, _data) = reference_service();
     let out = tempfile::tempdir().unwrap();
     // A request that costs the service some CPU, so the profiles have something to show.
     let url = format!("{}/probe/cpu?us=200", svc.base_url());
@@ -72,13 +65,7 @@ fn the_html_report_reads_well_in_a_browser() {
 /// off, legends off the data, interval bands, and the dashed USL fit named in the legend.
 #[test]
 fn a_sweep_reads_well_in_a_browser() {
-    let data = tempfile::tempdir().unwrap();
-    let svc = ServiceProcess::start(
-        &bin("reference-app"),
-        &["--data-dir".into(), data.path().display().to_string()],
-        None,
-    )
-    .unwrap();
+    let (svc, _data) = reference_service();
     let out = tempfile::tempdir().unwrap();
     let url = format!("{}/parallel/digest/1", svc.base_url());
     let run = perflab()

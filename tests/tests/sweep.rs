@@ -3,21 +3,14 @@
 
 mod common;
 
-use common::{bin, perflab};
-use perflab_services::service::ServiceProcess;
+use common::{perflab, reference_service};
 
 /// `--sweep parallel.chunks=1,2,4` against the reference service: each point's rounds ran with
 /// that many chunks (the service counted them), and a knob is a setting, not a concurrency
 /// the USL could read unless its values are counts from 1.
 #[test]
 fn a_knob_sweep_sets_the_knob_at_every_point() {
-    let data = tempfile::tempdir().unwrap();
-    let svc = ServiceProcess::start(
-        &bin("reference-app"),
-        &["--data-dir".into(), data.path().display().to_string()],
-        None,
-    )
-    .unwrap();
+    let (svc, _data) = reference_service();
     let out = tempfile::tempdir().unwrap();
     let url = format!("{}/parallel/digest/3", svc.base_url());
     let run = perflab()

@@ -34,21 +34,7 @@ impl Plugin {
         &self,
         params: &[wit::ParamValue],
     ) -> Result<Option<String>, PluginError> {
-        let Some(OptionalFunc {
-            mut store,
-            instance,
-            func,
-        }) = self.optional_export("defaults", "focus")?
-        else {
-            return Ok(None);
-        };
-        let focus = instance
-            .get_typed_func::<(&[wit::ParamValue],), (Option<String>,)>(&mut store, func)
-            .map_err(|e| self.optional_call_error(e, "defaults.focus (its signature)"))?;
-        self.set_deadline(&mut store, self.limits().setup_deadline);
-        let (name,) = focus
-            .call(&mut store, (params,))
-            .map_err(|e| self.optional_call_error(e, "defaults.focus"))?;
+        let name = self.text_of_params("focus", params)?;
         match name {
             Some(n) if n.is_empty() || n.len() > 64 || n.chars().any(char::is_control) => {
                 Err(PluginError::Call {
@@ -72,21 +58,7 @@ impl Plugin {
         &self,
         params: &[wit::ParamValue],
     ) -> Result<Option<String>, PluginError> {
-        let Some(OptionalFunc {
-            mut store,
-            instance,
-            func,
-        }) = self.optional_export("defaults", "sweep")?
-        else {
-            return Ok(None);
-        };
-        let sweep = instance
-            .get_typed_func::<(&[wit::ParamValue],), (Option<String>,)>(&mut store, func)
-            .map_err(|e| self.optional_call_error(e, "defaults.sweep (its signature)"))?;
-        self.set_deadline(&mut store, self.limits().setup_deadline);
-        let (text,) = sweep
-            .call(&mut store, (params,))
-            .map_err(|e| self.optional_call_error(e, "defaults.sweep"))?;
+        let text = self.text_of_params("sweep", params)?;
         match text {
             Some(t) if t.len() > 4096 || t.chars().any(char::is_control) => {
                 Err(PluginError::Call {
@@ -101,5 +73,31 @@ impl Plugin {
             }
             text => Ok(text),
         }
+    }
+
+    /// Calls `defaults.<func>(params) -> option<string>` (`focus`, `sweep`) on a fresh
+    /// instance; `None` when the component does not export it.
+    fn text_of_params(
+        &self,
+        func_name: &str,
+        params: &[wit::ParamValue],
+    ) -> Result<Option<String>, PluginError> {
+        let call = format!("defaults.{func_name}");
+        let Some(OptionalFunc {
+            mut store,
+            instance,
+            func,
+        }) = self.optional_export("defaults", func_name)?
+        else {
+            return Ok(None);
+        };
+        let typed = instance
+            .get_typed_func::<(&[wit::ParamValue],), (Option<String>,)>(&mut store, func)
+            .map_err(|e| self.optional_call_error(e, &format!("{call} (its signature)")))?;
+        self.set_deadline(&mut store, self.limits().setup_deadline);
+        let (text,) = typed
+            .call(&mut store, (params,))
+            .map_err(|e| self.optional_call_error(e, &call))?;
+        Ok(text)
     }
 }

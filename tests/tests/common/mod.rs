@@ -24,6 +24,15 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// The reference service on a fresh data folder (kept as long as the folder is).
+pub fn reference_service() -> (perflab_services::service::ServiceProcess, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let args = vec!["--data-dir".into(), data.path().display().to_string()];
+    let svc = perflab_services::service::ServiceProcess::start(&bin("reference-app"), &args, None)
+        .unwrap();
+    (svc, data)
+}
+
 pub fn perflab() -> Command {
     let mut cmd = Command::new(bin("perflab"));
     cmd.current_dir(root())
