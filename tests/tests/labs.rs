@@ -275,6 +275,57 @@ fn parallelism_sweeps_the_clients() {
     }
 }
 
+/// A capacity search on a lab (`--slo`, which replaces the lab's own sweep): each probe is a
+/// whole lab run at an open-model rate, every variant gets its own capacity, and the probes
+/// stay within the budget. The capacities themselves depend on this machine (and a debug
+/// build): what is checked is that the search ran as it says.
+#[test]
+fn parallelism_searches_its_capacity() {
+    let out = tempfile::tempdir().unwrap();
+    let status = perflab()
+        .args(["lab", "parallelism", "--quick", "--no-prompt", "-q"])
+        .args(["--param", "work_kiters=200", "--slo", "p99<50ms"])
+        .args(["--rate", "20", "--probes", "3", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(matches!(status.code(), Some(0) | Some(3)), "{status}");
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    assert_eq!(doc["status"], "complete");
+    assert_eq!(doc["name"], "parallelism");
+    assert_eq!(doc["analysis"]["kind"], "arrival-rate");
+    let capacity = &doc["capacity"];
+    let names: Vec<&str> = capacity["capacities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sequential", "rayon"]);
+    let probes = capacity["probes"].as_array().unwrap();
+    assert_eq!(probes[0]["rate"], 20.0);
+    let points = doc["points"].as_array().unwrap();
+    assert!((1..=3).contains(&points.len()), "{points:?}");
+    // Two readings per probe, one per variant.
+    assert_eq!(probes.len(), 2 * points.len());
+    for p in points {
+        let report = validate_report(
+            &out.path()
+                .join(p["dir"].as_str().unwrap())
+                .join("report.json"),
+        );
+        assert_eq!(report["name"], "parallelism");
+        assert_eq!(
+            report["load"]["model"], "constant-arrival-rate",
+            "{}",
+            report["load"]
+        );
+    }
+    for c in capacity["capacities"].as_array().unwrap() {
+        assert!(c["meaning"].as_str().unwrap().contains("p99 < 50ms"), "{c}");
+    }
+}
+
 /// The pool-sizing lab on PostgreSQL, swept over three pool sizes (its default is seven): the
 /// bounded variant's requests waited for a connection in the service, the per-client ones did
 /// not, and each variant has its curve.

@@ -45,33 +45,23 @@ fn a_knob_sweep_sets_the_knob_at_every_point() {
 /// Refusals before any load: each names the conflict.
 #[test]
 fn a_sweep_that_cannot_run_is_refused_with_the_reason() {
-    for (args, says) in [
-        (
-            vec!["--sweep", "vus=1,2", "--vus", "3"],
-            "--vus conflicts with it",
-        ),
-        (
-            vec!["--sweep", "vus=1,2", "--rate", "30"],
-            "sweep rate instead",
-        ),
-        (vec!["--sweep", "items=1,2"], "has no parameters"),
-        (
-            vec!["--sweep", "vus=1,2", "--hlog", "/tmp/x.hlog"],
-            "and --hlog",
-        ),
-        (vec!["--sweep", "vus=3"], "at least two values"),
-    ] {
-        let run = perflab()
-            .args(["run", "http://127.0.0.1:9/"])
-            .args(&args)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            matches!(run.status.code(), Some(1) | Some(2)),
-            "{args:?}: {:?}",
-            run.status
-        );
-        assert!(err.contains(says), "{args:?}: {err}");
-    }
+    common::assert_refused(
+        &["run", "http://127.0.0.1:9/"],
+        &[
+            (
+                vec!["--sweep", "vus=1,2", "--vus", "3"],
+                "--vus conflicts with it",
+            ),
+            (
+                vec!["--sweep", "vus=1,2", "--rate", "30"],
+                "sweep rate instead",
+            ),
+            (vec!["--sweep", "items=1,2"], "has no parameters"),
+            (
+                vec!["--sweep", "vus=1,2", "--hlog", "/tmp/x.hlog"],
+                "and --hlog",
+            ),
+            (vec!["--sweep", "vus=3"], "at least two values"),
+        ],
+    );
 }

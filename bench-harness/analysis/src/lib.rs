@@ -12,11 +12,14 @@
 //! - [`thresholds`], [`baseline`]: pass/fail rules, and comparison with a saved run;
 //! - [`profile`]: CPU profiles as shares per frame, and what changed between variants;
 //! - [`sweep`]: the same comparison at several settings of one axis, as curves, with the
-//!   models of [`scaling`] fitted to them.
+//!   models of [`scaling`] fitted to them;
+//! - [`capacity`]: the highest arrival rate that meets a latency objective, searched probe by
+//!   probe, with the interval of the crossing.
 //!
 //! Every metric is named through one enum, [`Metric`].
 
 pub mod baseline;
+pub mod capacity;
 pub mod compare;
 pub mod correctness;
 pub mod input;

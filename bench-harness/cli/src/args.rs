@@ -257,12 +257,35 @@ pub struct RunArgs {
     /// `rate=100,200,400`, or a reference-service knob `db.pool_size=1,4,16` (a name with a
     /// dot). Each point gets its own report; the sweep's summary has the curves, a Universal
     /// Scalability Law fit and the knee of p99.
-    #[arg(long, value_name = "AXIS=V1,V2,…")]
+    #[arg(long, value_name = "AXIS=V1,V2,…", conflicts_with = "slo")]
     pub sweep: Option<crate::sweep_spec::SweepSpec>,
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// A capacity search: the highest arrival rate that meets a latency objective.
+#[derive(Debug, Clone, Args)]
+pub struct CapacityArgs {
+    /// Capacity search: the highest arrival rate (open model) at which this latency objective
+    /// holds, e.g. `p99<50ms`. Starts at --rate (default 50/s), doubles while it holds, then
+    /// bisects; each probe is a whole interleaved run with its own report, and the capacity
+    /// comes with the interval of the crossing.
+    #[arg(long, value_name = "OBJECTIVE")]
+    pub slo: Option<perflab_analysis::capacity::Slo>,
+    /// Most probes of a capacity search (each is a whole run; the intervals are corrected for
+    /// all of them).
+    #[arg(long, default_value_t = 10, requires = "slo", value_parser = clap::value_parser!(u16).range(2..=40))]
+    pub probes: u16,
+    /// A capacity search stops narrowing a bracket once it is within this, e.g. `10%`.
+    #[arg(long, default_value = "10%", requires = "slo", value_parser = percent)]
+    pub resolution: f64,
+    /// The highest rate a capacity search may try (req/s).
+    #[arg(long, requires = "slo")]
+    pub max_rate: Option<f64>,
 }
 
 /// What `--link` puts behind the slow link.
@@ -355,11 +378,13 @@ pub struct LabArgs {
     /// `rate=…`, a lab parameter (`items=1,5,20`) or a service knob (`pool.size=1,4,16`, a
     /// name with a dot). Each point gets its own report; the sweep's summary has the curves,
     /// a Universal Scalability Law fit and the knee of p99. Overrides the lab's own sweep.
-    #[arg(long, value_name = "AXIS=V1,V2,…")]
+    #[arg(long, value_name = "AXIS=V1,V2,…", conflicts_with = "slo")]
     pub sweep: Option<crate::sweep_spec::SweepSpec>,
     /// A lab that sweeps by default (its description says so): one comparison at its load.
     #[arg(long, conflicts_with = "sweep")]
     pub no_sweep: bool,
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]

@@ -2,11 +2,13 @@
 //! library crates — `perflab-plugin-host` (a lab's plugin) → `perflab-load` (the engine and
 //! client) → the service → `perflab-analysis` (statistics) → `perflab-report` — and this crate
 //! wires them: [`args`] (the command line), [`lab`] and [`run_url`] (the two ways to run),
-//! [`experiment`] (rounds and variant switching), [`execute`] (from plan to exit code).
+//! [`experiment`] (rounds and variant switching), [`execute`] (from plan to exit code),
+//! [`sweep`] and [`capacity`] (many runs along one axis: given values, or searched).
 
 pub mod args;
 pub mod baseline_store;
 pub mod calibrate;
+pub mod capacity;
 pub mod environment;
 pub mod execute;
 pub mod exit;

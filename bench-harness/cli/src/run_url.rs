@@ -14,6 +14,7 @@ use perflab_load::workload::{FixedRequest, RequestSpec, Workload};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{LoadArgs, RunArgs};
+use crate::capacity::{capacity_dir, execute_capacity, rate_axis};
 use crate::environment;
 use crate::execute::{RunInfo, execute};
 use crate::exit::Exit;
@@ -53,6 +54,9 @@ fn read_body(body: Option<&str>) -> anyhow::Result<Bytes> {
 }
 
 pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Result<Exit> {
+    if let Some(slo) = args.capacity.slo {
+        return search_capacity(&args, slo, cancel).await;
+    }
     let Some(spec) = &args.sweep else {
         let plan = plan_for(&args, &args.load).await?;
         return execute(plan, &args.output, run_info(&args), cancel).await;
@@ -89,6 +93,48 @@ pub async fn run_urls(args: RunArgs, cancel: CancellationToken) -> anyhow::Resul
         load_description,
     };
     execute_sweep(spec, points, &args.output, sweep_info, &dir, cancel).await
+}
+
+/// `--slo`: the rate searched, probe by probe, on the URLs.
+async fn search_capacity(
+    args: &RunArgs,
+    slo: perflab_analysis::capacity::Slo,
+    cancel: CancellationToken,
+) -> anyhow::Result<Exit> {
+    args.capacity.check_flags(&args.load, &args.output)?;
+    let info = run_info(args);
+    let dir = capacity_dir(&args.output, &info.reports_root, &info.name);
+    let sweep_info = SweepInfo {
+        name: info.name,
+        lab: None,
+        environment: info.environment,
+        seed: args.load.seed,
+        load_description: format!(
+            "{} {}, rate chosen by the capacity search for {slo}",
+            args.method,
+            args.urls.join(" vs ")
+        ),
+    };
+    let axis = rate_axis();
+    let point_at = async |value: crate::sweep::SweepValue| {
+        let plan = plan_for(args, &axis.load_at(&args.load, &value)).await?;
+        Ok(SweepPoint {
+            value,
+            plan,
+            info: run_info(args),
+        })
+    };
+    let settings = args.capacity.settings(&args.load);
+    execute_capacity(
+        slo,
+        settings,
+        point_at,
+        &args.output,
+        sweep_info,
+        &dir,
+        cancel,
+    )
+    .await
 }
 
 fn run_info(args: &RunArgs) -> RunInfo {

@@ -130,60 +130,126 @@ pub async fn execute_sweep(
 ) -> anyhow::Result<Exit> {
     let started_at = crate::now_rfc3339();
     let total = points.len();
-    let mut done: Vec<(SweepValue, Measured, String)> = Vec::new();
     let policy = points.first().map(|p| p.plan.policy).unwrap_or_default();
-    // A sweep of k points makes k families of claims. So that all of them hold together at
-    // the sweep's confidence — the promise a single run makes — each point's family is
-    // corrected once more, by k (Bonferroni across points); each point's report states the
-    // confidence it ran at.
     let mut points = points;
     for p in &mut points {
-        p.plan.policy.confidence = 1.0 - (1.0 - policy.confidence) / total as f64;
+        p.plan.policy.confidence = point_confidence(&policy, total);
     }
     let load_description = match points.first() {
-        Some(p) => format!(
-            "{}; at {} = {}: {}",
-            info.load_description,
-            spec.name(),
-            p.value.text,
-            p.plan.model.describe()
-        ),
+        Some(p) => describe_load(&info, spec, p),
         None => info.load_description.clone(),
     };
+    let mut done: Vec<PointDone> = Vec::new();
     for (i, point) in points.into_iter().enumerate() {
         if cancel.is_cancelled() {
             break;
         }
-        if !output.quiet {
-            eprintln!(
-                "sweep point {}/{total}: {} = {}",
-                i + 1,
-                spec.name(),
-                point.value.text
-            );
-        }
-        let sub = spec.point_dir(&point.value);
-        let mut point_output = output.clone();
-        point_output.out = Some(dir.join(&sub));
-        let measured = measure(point.plan, &point_output, point.info, cancel.clone())
-            .await
-            .with_context(|| format!("sweep point {} = {}", spec.name(), point.value.text))?;
-        write_report_quietly(&measured.report, &dir.join(&sub))?;
-        println!(
-            "{} = {}: {}",
-            spec.name(),
-            point.value.text,
-            perflab_report::render::terminal::outcome_line(&measured.report)
-        );
-        done.push((point.value, measured, sub));
+        let progress = format!("sweep point {}/{total}", i + 1);
+        done.push(run_point(spec, &progress, point, output, dir, cancel.clone()).await?);
     }
     let interrupted = cancel.is_cancelled() || done.len() < total;
-    let files: Vec<PointFiles> = done
+    let ending = Ending {
+        started_at,
+        load_description,
+        policy,
+        planned: total,
+        interrupted,
+    };
+    let report = summarize(spec, &done, info, ending, None);
+    finish(&report, &done, dir)
+}
+
+/// A sweep of k points makes k families of claims. So that all of them hold together at the
+/// sweep's confidence — the promise a single run makes — each point's family is corrected
+/// once more, by k (Bonferroni across points); each point's report states the confidence it
+/// ran at.
+pub(crate) fn point_confidence(policy: &perflab_analysis::Policy, points: usize) -> f64 {
+    1.0 - (1.0 - policy.confidence) / points.max(1) as f64
+}
+
+/// What runs at each point, with the first point's load model as the example.
+pub(crate) fn describe_load(info: &SweepInfo, spec: &SweepSpec, first: &SweepPoint) -> String {
+    format!(
+        "{}; at {} = {}: {}",
+        info.load_description,
+        spec.name(),
+        first.value.text,
+        first.plan.model.describe()
+    )
+}
+
+/// One measured point: its value, what it measured, its report's folder (relative).
+pub(crate) struct PointDone {
+    pub value: SweepValue,
+    pub measured: Measured,
+    pub dir: String,
+}
+
+/// Measures one point through the single-run path and writes its report into its own folder
+/// of `dir`; prints one line with its outcome.
+pub(crate) async fn run_point(
+    spec: &SweepSpec,
+    progress: &str,
+    point: SweepPoint,
+    output: &OutputArgs,
+    dir: &Path,
+    cancel: CancellationToken,
+) -> anyhow::Result<PointDone> {
+    if !output.quiet {
+        eprintln!("{progress}: {} = {}", spec.name(), point.value.text);
+    }
+    let sub = spec.point_dir(&point.value);
+    let mut point_output = output.clone();
+    point_output.out = Some(dir.join(&sub));
+    let measured = measure(point.plan, &point_output, point.info, cancel)
+        .await
+        .with_context(|| format!("sweep point {} = {}", spec.name(), point.value.text))?;
+    write_report_quietly(&measured.report, &dir.join(&sub))?;
+    println!(
+        "{} = {}: {}",
+        spec.name(),
+        point.value.text,
+        perflab_report::render::terminal::outcome_line(&measured.report)
+    );
+    Ok(PointDone {
+        value: point.value,
+        measured,
+        dir: sub,
+    })
+}
+
+/// How a sweep (or a capacity search) ended, for its summary.
+pub(crate) struct Ending {
+    pub started_at: String,
+    pub load_description: String,
+    /// The sweep's own policy (each point ran at [`point_confidence`]).
+    pub policy: perflab_analysis::Policy,
+    /// The points planned (a capacity search: its budget of probes).
+    pub planned: usize,
+    pub interrupted: bool,
+}
+
+/// The sweep's summary from its measured points.
+pub(crate) fn summarize(
+    spec: &SweepSpec,
+    done: &[PointDone],
+    info: SweepInfo,
+    ending: Ending,
+    capacity: Option<perflab_analysis::capacity::CapacityAnalysis>,
+) -> SweepReport {
+    let Ending {
+        started_at,
+        load_description,
+        policy,
+        planned,
+        interrupted,
+    } = ending;
+    let mut files: Vec<PointFiles> = done
         .iter()
-        .map(|(v, m, sub)| PointFiles {
-            label: v.text.clone(),
-            dir: sub.clone(),
-            status: m.report.status,
+        .map(|d| PointFiles {
+            label: d.value.text.clone(),
+            dir: d.dir.clone(),
+            status: d.measured.report.status,
         })
         .collect();
     let analysis = analyze_sweep(&SweepInput {
@@ -191,30 +257,42 @@ pub async fn execute_sweep(
         kind: spec.kind(),
         points: done
             .iter()
-            .map(|(v, m, _)| PointInput {
-                label: v.text.clone(),
-                value: v.number,
-                analysis: &m.analysis,
+            .map(|d| PointInput {
+                label: d.value.text.clone(),
+                value: d.value.number,
+                analysis: &d.measured.analysis,
             })
             .collect(),
         confidence: policy.confidence,
         seed: info.seed,
     });
+    // A capacity search measures in its own order; the summary lists rates in the axis's.
+    if capacity.is_some() {
+        let order = |label: &str| analysis.points.iter().position(|p| p.label == label);
+        files.sort_by_key(|f| order(&f.label));
+    }
     // The whole sweep's family: every point's claims.
     let correction = done
         .first()
-        .map(|(_, m, _)| perflab_analysis::Correction {
-            family: m.analysis.correction.family * total,
-            ..m.analysis.correction
+        .map(|d| perflab_analysis::Correction {
+            family: d.measured.analysis.correction.family * planned,
+            ..d.measured.analysis.correction
         })
         .unwrap_or_else(|| perflab_analysis::compare::correction(1, false, &policy));
-    let report = SweepReport {
+    let status = if capacity.is_some() {
+        // A rate the target could not keep is a finding of a capacity search (a miss), not a
+        // failed measurement: the search as a whole is complete unless it was interrupted.
+        SweepReport::status_of(&[], interrupted)
+    } else {
+        SweepReport::status_of(&files, interrupted)
+    };
+    SweepReport {
         schema: perflab_report::sweep::SWEEP_SCHEMA,
         name: info.name,
-        status: SweepReport::status_of(&files, interrupted),
+        status,
         incomplete_reason: interrupted.then(|| {
             format!(
-                "interrupted by a signal after {} of {total} points",
+                "interrupted by a signal after {} of {planned} points",
                 done.len()
             )
         }),
@@ -227,16 +305,21 @@ pub async fn execute_sweep(
         correction,
         points: files,
         analysis,
-    };
-    let written = write_sweep(&report, dir)
+        capacity,
+    }
+}
+
+/// Writes the summary, prints it, and returns the exit code: the worst of the points'.
+pub(crate) fn finish(report: &SweepReport, done: &[PointDone], dir: &Path) -> anyhow::Result<Exit> {
+    let written = write_sweep(report, dir)
         .with_context(|| format!("writing the sweep's summary to {}", dir.display()))?;
     println!();
-    print!("{}", perflab_report::render::sweep::terminal(&report));
+    print!("{}", perflab_report::render::sweep::terminal(report));
     print_files(&written);
     Ok(match report.status {
         Status::Incomplete => Exit::Interrupted,
         Status::Invalid => Exit::Invalid,
-        Status::Complete if done.iter().any(|(_, m, _)| m.report.threshold_failed()) => {
+        Status::Complete if done.iter().any(|d| d.measured.report.threshold_failed()) => {
             Exit::ThresholdFailed
         }
         Status::Complete => Exit::Ok,

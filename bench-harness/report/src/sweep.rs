@@ -3,6 +3,7 @@
 //! verdicts, the USL fit and the knee per variant — as JSON, Markdown, HTML (with the curves)
 //! and a terminal summary. Like the run report, it renders what analysis computed.
 
+use perflab_analysis::capacity::{CapacityAnalysis, Standing};
 use perflab_analysis::sweep::{AxisKind, Level, PointResult, SweepAnalysis};
 use perflab_analysis::{Correction, Policy};
 use serde::Serialize;
@@ -39,6 +40,9 @@ pub struct SweepReport {
     pub correction: Correction,
     pub points: Vec<PointFiles>,
     pub analysis: SweepAnalysis,
+    /// A capacity search (`--slo`): its probes and each variant's capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityAnalysis>,
 }
 
 impl SweepReport {
@@ -200,4 +204,61 @@ pub fn model_lines(a: &SweepAnalysis) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A capacity search's conclusion, one line per variant, and how it was reached.
+pub fn capacity_lines(c: &CapacityAnalysis) -> Vec<String> {
+    let mut lines: Vec<String> = c.capacities.iter().map(|v| v.meaning.clone()).collect();
+    lines.push(format!(
+        "{} probes (budget {}), each level at {:.2} % so that all of them hold together at {:.0} %; a probe meets {} when its whole interval lies below the limit, misses it when wholly above (or when the target could not keep the rate); the interval runs from the highest rate that met it to the lowest that missed it",
+        c.probes
+            .iter()
+            .map(|p| p.rate.to_bits())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        c.settings.max_probes,
+        c.level_confidence * 100.0,
+        c.confidence * 100.0,
+        c.slo
+    ));
+    lines
+}
+
+/// Every probe in the order measured: the rate, each variant's level and standing.
+pub fn probes(c: &CapacityAnalysis) -> Table {
+    let header = ["probe", "rate (req/s)", "variant", "level", "standing"]
+        .map(String::from)
+        .to_vec();
+    let mut rows = Vec::new();
+    let mut index = 0;
+    let mut last = f64::NAN;
+    for p in &c.probes {
+        if p.rate != last {
+            index += 1;
+            last = p.rate;
+        }
+        // The validity guard's full reason is in the point's verdict line and its report.
+        let standing = match (p.standing, &p.why) {
+            (Standing::Misses, Some(_)) => "misses (its run was invalid)".to_string(),
+            (Standing::Unmeasured, Some(why)) => format!("not measured ({why})"),
+            (s, _) => standing_word(s).to_string(),
+        };
+        rows.push(vec![
+            index.to_string(),
+            perflab_analysis::capacity::show_rate(p.rate),
+            p.variant.clone(),
+            format!("{} {}", c.slo.metric, level_cell(p.level.as_ref(), fmt_ms)),
+            standing,
+        ]);
+    }
+    Table { header, rows }
+}
+
+fn standing_word(s: Standing) -> &'static str {
+    match s {
+        Standing::Meets => "meets",
+        Standing::Misses => "misses",
+        Standing::Unsure => "unsure",
+        Standing::Unmeasured => "not measured",
+    }
 }

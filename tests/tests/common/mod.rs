@@ -85,3 +85,18 @@ pub fn folded_share(path: &Path, needle: &str) -> (u64, u64) {
     }
     (hit, all)
 }
+
+/// Each `(flags, message)`: `perflab <base> <flags>` is refused before any load (exit 1 or 2)
+/// with a message containing `message`.
+pub fn assert_refused(base: &[&str], cases: &[(Vec<&str>, &str)]) {
+    for (args, says) in cases {
+        let run = perflab().args(base).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            matches!(run.status.code(), Some(1) | Some(2)),
+            "{args:?}: {:?}",
+            run.status
+        );
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

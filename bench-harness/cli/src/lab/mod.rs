@@ -50,8 +50,12 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     // Checked before anything starts, also for a sweep's first point.
     let rounds = round_plan(&desc, &args)?;
 
+    args.capacity.check_flags(&args.load, &args.output)?;
     let report_dir = match (&args.output.out, &sweep) {
         (Some(dir), _) => dir.clone(),
+        (None, _) if args.capacity.slo.is_some() => {
+            crate::capacity::capacity_dir(&args.output, &root.join("reports"), &desc.name)
+        }
         (None, Some(spec)) => {
             crate::sweep::sweep_dir(&args.output, &root.join("reports"), &desc.name, spec)
         }
@@ -97,6 +101,9 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     let mut output = args.output.clone();
     output.out = Some(report_dir.clone());
     let result = match &sweep {
+        None if args.capacity.slo.is_some() => {
+            search_capacity(&setup, &desc, &params, &output, &report_dir, cancel).await
+        }
         None => {
             let plan = setup.plan(&desc, &params, rounds, &args.load)?;
             execute(plan, &output, setup.run_info(&desc), cancel).await
@@ -154,8 +161,48 @@ fn describe_lab(
     Ok((desc, params))
 }
 
-/// The sweep to run: `--sweep`, else the lab's own (its `defaults.sweep`) unless `--no-sweep`;
-/// checked against the other flags before anything starts.
+/// `--slo`: the lab's comparison at rates the capacity search chooses, one probe at a time.
+async fn search_capacity(
+    setup: &LabSetup<'_>,
+    desc: &wit::Description,
+    params: &[wit::ParamValue],
+    output: &crate::args::OutputArgs,
+    dir: &Path,
+    cancel: CancellationToken,
+) -> anyhow::Result<Exit> {
+    let args = setup.args;
+    let Some(slo) = args.capacity.slo else {
+        bail!("a capacity search needs --slo");
+    };
+    let axis = crate::capacity::rate_axis();
+    let point_at = async |value: crate::sweep::SweepValue| {
+        let mut point_args = args.clone();
+        point_args.load = axis.load_at(&args.load, &value);
+        let rounds = round_plan(desc, &point_args)?;
+        let plan = setup.plan(desc, params, rounds, &point_args.load)?;
+        Ok(SweepPoint {
+            value,
+            info: setup.run_info(desc),
+            plan,
+        })
+    };
+    let info = SweepInfo {
+        name: desc.name.clone(),
+        lab: Some(setup.lab.clone()),
+        environment: setup.env.clone(),
+        seed: args.load.seed,
+        load_description: format!(
+            "lab {}, rate chosen by the capacity search for {slo}",
+            desc.name
+        ),
+    };
+    let settings = args.capacity.settings(&args.load);
+    crate::capacity::execute_capacity(slo, settings, point_at, output, info, dir, cancel).await
+}
+
+/// The sweep to run: `--sweep`, else the lab's own (its `defaults.sweep`) unless `--no-sweep`
+/// or a capacity search (`--slo`) replaces it; checked against the other flags before anything
+/// starts.
 fn sweep_of(
     plugin: &Plugin,
     args: &LabArgs,
@@ -166,6 +213,7 @@ fn sweep_of(
         match (&args.sweep, args.no_sweep) {
             (Some(spec), _) => Some(spec.clone()),
             (None, true) => None,
+            (None, false) if args.capacity.slo.is_some() => None,
             (None, false) => match plugin.sweep_by_default(params)? {
                 None => None,
                 Some(text) => Some(text.parse::<SweepSpec>().map_err(|e| {

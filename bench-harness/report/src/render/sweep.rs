@@ -5,12 +5,24 @@
 use perflab_analysis::sweep::{AxisKind, Level, SweepAnalysis, VariantAtPoint};
 
 use super::html::{Axes, Series, chart, colour, esc};
-use crate::sweep::{SweepReport, axis_label, levels, model_lines, verdict_lines};
+use crate::sweep::{
+    SweepReport, axis_label, capacity_lines, levels, model_lines, probes, verdict_lines,
+};
 use crate::{Status, words};
 
 fn status_line(r: &SweepReport) -> String {
     let points = r.points.len();
+    let invalid: Vec<&str> = r
+        .points
+        .iter()
+        .filter(|p| p.status == Status::Invalid)
+        .map(|p| p.label.as_str())
+        .collect();
     match r.status {
+        Status::Complete if r.capacity.is_some() && !invalid.is_empty() => format!(
+            "{points} probes; at {} the validity guard rejected the run (the target could not keep the rate, or the generator could not drive it: see the probes)",
+            invalid.join(", ")
+        ),
         Status::Complete => format!("{points} points, every one complete and valid"),
         Status::Invalid => format!(
             "{points} points; INVALID points have no verdict and are left out of the fits: {}",
@@ -31,9 +43,13 @@ fn status_line(r: &SweepReport) -> String {
 }
 
 fn intro(r: &SweepReport) -> Vec<String> {
+    let what = match &r.capacity {
+        Some(c) => format!("capacity search for {}", c.slo),
+        None => "sweep".to_string(),
+    };
     let mut lines = vec![
         format!(
-            "sweep of {} over {}: {}",
+            "{what} of {} over {}: {}",
             r.analysis.axis,
             r.points
                 .iter()
@@ -63,18 +79,31 @@ pub fn terminal(r: &SweepReport) -> String {
         out.push('\n');
     }
     out.push('\n');
-    super::terminal::layout(&levels(&r.analysis), &mut out);
-    let verdicts = verdict_lines(&r.analysis, r.policy.margin);
-    if !verdicts.is_empty() {
-        out.push_str("\nverdicts at each point:\n");
-        for l in verdicts {
+    // A titled list of lines, indented; nothing when there are none.
+    let list = |out: &mut String, title: &str, lines: Vec<String>| {
+        if lines.is_empty() {
+            return;
+        }
+        out.push_str(&format!("{title}:\n"));
+        for l in lines {
             out.push_str(&format!("  {l}\n"));
         }
+    };
+    if let Some(c) = &r.capacity {
+        list(&mut out, "capacity", capacity_lines(c));
+        out.push('\n');
+        super::terminal::layout(&probes(c), &mut out);
+        out.push('\n');
     }
-    out.push_str("\ncurves:\n");
-    for l in model_lines(&r.analysis) {
-        out.push_str(&format!("  {l}\n"));
-    }
+    super::terminal::layout(&levels(&r.analysis), &mut out);
+    out.push('\n');
+    list(
+        &mut out,
+        "verdicts at each point",
+        verdict_lines(&r.analysis, r.policy.margin),
+    );
+    out.push('\n');
+    list(&mut out, "curves", model_lines(&r.analysis));
     out
 }
 
@@ -85,6 +114,14 @@ pub fn markdown(r: &SweepReport) -> String {
     }
     for l in intro(r) {
         md.push_str(&format!("- {l}\n"));
+    }
+    if let Some(c) = &r.capacity {
+        md.push_str("\n## Capacity\n\n");
+        for l in capacity_lines(c) {
+            md.push_str(&format!("- {l}\n"));
+        }
+        md.push_str("\n### Probes, in the order measured\n\n");
+        super::markdown::layout(&probes(c), &mut md);
     }
     md.push_str("\n## Levels\n\n");
     super::markdown::layout(&levels(&r.analysis), &mut md);
@@ -195,6 +232,20 @@ pub fn html(r: &SweepReport) -> String {
         hockey.push(Series::new(name, colour(i), stick));
     }
 
+    // A capacity search draws its objective across the p99 chart.
+    let objective = r.capacity.as_ref().map(|c| format!("objective: {}", c.slo));
+    if let (Some(c), Some(label), Some(first), Some(last)) =
+        (&r.capacity, &objective, values.first(), values.last())
+    {
+        p99.push(Series {
+            dashed: true,
+            ..Series::new(
+                label,
+                "#c0392b",
+                vec![(*first, c.slo.limit_ms), (*last, c.slo.limit_ms)],
+            )
+        });
+    }
     let mut body = format!("<h1>perflab sweep: {}</h1>", esc(&r.name));
     if let Some(lab) = &r.lab {
         body.push_str(&format!("<p>{}</p>", esc(&lab.summary)));
@@ -203,7 +254,15 @@ pub fn html(r: &SweepReport) -> String {
     for l in intro(r) {
         body.push_str(&format!("<li>{}</li>", esc(&l)));
     }
-    body.push_str("</ul><h2>Curves</h2><ul class=\"legend\">");
+    body.push_str("</ul>");
+    if let Some(c) = &r.capacity {
+        body.push_str("<h2>Capacity</h2><ul class=\"legend\">");
+        for l in capacity_lines(c) {
+            body.push_str(&format!("<li>{}</li>", esc(&l)));
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<h2>Curves</h2><ul class=\"legend\">");
     for l in model_lines(a) {
         body.push_str(&format!("<li>{}</li>", esc(&l)));
     }
@@ -230,6 +289,10 @@ pub fn html(r: &SweepReport) -> String {
             lines: true,
         },
     ));
+    if let Some(c) = &r.capacity {
+        body.push_str("<h2>Probes, in the order measured</h2>");
+        super::html::layout(&probes(c), &mut body);
+    }
     body.push_str("<h2>Levels</h2>");
     super::html::layout(&levels(a), &mut body);
     let verdicts = verdict_lines(a, r.policy.margin);
