@@ -306,8 +306,9 @@ fn parallelism_searches_its_capacity() {
     assert_eq!(probes[0]["rate"], 20.0);
     let points = doc["points"].as_array().unwrap();
     assert!((1..=3).contains(&points.len()), "{points:?}");
-    // Two readings per probe, one per variant.
-    assert_eq!(probes.len(), 2 * points.len());
+    // One reading per probe and variant still searching (a variant that has missed the
+    // objective is left out of the probes above that rate).
+    assert!(probes.len() <= 2 * points.len() && probes.len() >= points.len());
     for p in points {
         let report = validate_report(
             &out.path()

@@ -236,12 +236,28 @@ impl CapacitySearch {
         &self.rates
     }
 
-    /// Every variant at one probed rate, from that run's analysis.
+    /// The variants a probe at `rate` can tell something about: not those that already
+    /// missed the objective at this rate or below (under a rising metric they miss it here
+    /// too, and an overloaded variant's backlog would spill into its neighbours' rounds), nor
+    /// those the generator could not drive at or below it.
+    pub fn variants_at(&self, rate: f64) -> Vec<String> {
+        self.variants
+            .iter()
+            .filter(|v| {
+                let b = self.bracket(v);
+                b.h.is_none_or(|h| rate < h) && b.ceiling.is_none_or(|c| rate < c)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Every variant the probe at `rate` measured, from that run's analysis.
     pub fn record_analysis(&mut self, rate: f64, analysis: &Analysis) {
         let confidence = self.level_confidence();
         let readings: Vec<(String, Option<Level>, Vec<InvalidReason>)> = self
             .variants
             .iter()
+            .filter(|v| analysis.variants.iter().any(|m| &m.name == *v))
             .map(|v| {
                 let reasons = analysis
                     .invalid
@@ -612,8 +628,14 @@ mod tests {
         let mut s = CapacitySearch::new(slo, settings, 0.95, names);
         while let Some(rate) = s.next_rate() {
             let c = s.level_confidence();
+            let wanted = s.variants_at(rate);
+            assert!(
+                !wanted.is_empty(),
+                "a probe at {rate} that no variant needs"
+            );
             let readings = servers
                 .iter()
+                .filter(|(n, _)| wanted.iter().any(|w| w == n))
                 .map(|(n, srv)| srv.probe(n, rate, c, rng))
                 .collect();
             s.record(rate, readings);
@@ -833,5 +855,25 @@ mod tests {
             );
         }
         assert!(a.probes.len() <= 24);
+        // Once it has missed, the slow variant is left out of every probe at that rate or
+        // above, while the fast one goes on.
+        let first_miss = a
+            .probes
+            .iter()
+            .find(|p| p.variant == "slow" && p.standing == Standing::Misses)
+            .unwrap()
+            .rate;
+        assert!(
+            a.probes
+                .iter()
+                .all(|p| p.variant != "slow" || p.rate <= first_miss),
+            "{:#?}",
+            a.probes
+        );
+        assert!(
+            a.probes
+                .iter()
+                .any(|p| p.variant == "fast" && p.rate > first_miss)
+        );
     }
 }

@@ -156,6 +156,7 @@ pub async fn execute_capacity(
         };
         // Every probe's own verdicts are corrected for the budget of probes, as a sweep's are.
         point.plan.policy.confidence = point_confidence(&policy, settings.max_probes);
+        point.plan.keep_variants(&search.variants_at(rate));
         let progress = format!(
             "capacity probe {} (at most {})",
             done.len() + 1,

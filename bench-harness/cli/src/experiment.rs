@@ -117,6 +117,26 @@ pub struct Plan {
     pub focus: Option<String>,
 }
 
+impl Plan {
+    /// Only the variants named in `keep`, in their order (the profile's choices follow them).
+    pub fn keep_variants(&mut self, keep: &[String]) {
+        let kept: Vec<bool> = self
+            .variants
+            .iter()
+            .map(|v| keep.contains(&v.name))
+            .collect();
+        if let Some(profile) = &mut self.profile {
+            let mut flags = kept.iter();
+            profile
+                .variants
+                .retain(|_| flags.next().copied().unwrap_or(false));
+        }
+        let mut flags = kept.iter();
+        self.variants
+            .retain(|_| flags.next().copied().unwrap_or(false));
+    }
+}
+
 pub struct Outcome {
     pub rounds: Vec<RoundMeasurement>,
     pub blocks: u32,
