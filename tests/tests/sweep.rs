@@ -2,6 +2,10 @@
 //! every point, and a sweep that cannot run is refused before anything runs, with the reason.
 
 mod common;
+#[path = "../../bench-harness/load/tests/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
 
 use common::{perflab, reference_service};
 
@@ -64,4 +68,31 @@ fn a_sweep_that_cannot_run_is_refused_with_the_reason() {
             (vec!["--sweep", "vus=3"], "at least two values"),
         ],
     );
+}
+
+/// A sweep whose points cannot reach the round pairs their corrected intervals need is told so
+/// before the first point runs, and its points then have levels but no verdict.
+#[test]
+fn a_sweep_too_short_for_its_verdicts_says_so_first() {
+    let server = support::TestServer::start(Duration::from_micros(200));
+    let out = tempfile::tempdir().unwrap();
+    let run = perflab()
+        .args(["run", &server.url("/a"), &server.url("/b")])
+        .args(["--sweep", "vus=1,2", "-d", "100ms", "--settle", "0s"])
+        .args(["--rounds", "4", "--warmup", "0s", "-q", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    // Two points × two headline metrics: each interval at 98.75 %, which needs 8 pairs.
+    assert!(
+        err.contains("at vus = 1, 2 each comparison's interval runs at 98.75 %")
+            && err.contains("at least 8 round pairs; these rounds allow at most 4"),
+        "{err}"
+    );
+    let doc = common::validate_sweep(&out.path().join("sweep.json"));
+    for p in doc["analysis"]["points"].as_array().unwrap() {
+        assert!(p["verdicts"].as_array().unwrap().is_empty(), "{p}");
+    }
 }

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::args::{CapacityArgs, LoadArgs, OutputArgs};
 use crate::exit::Exit;
 use crate::sweep::{
-    Ending, SweepAxis, SweepInfo, SweepPoint, SweepSpec, SweepValue, describe_load, finish,
-    point_confidence, run_point, summarize,
+    Ending, SweepAxis, SweepInfo, SweepPoint, SweepSpec, SweepValue, TooFewPairs, describe_load,
+    finish, point_confidence, run_point, summarize, too_few_pairs,
 };
 
 impl CapacityArgs {
@@ -144,6 +144,19 @@ pub async fn execute_capacity(
     let variants = first.plan.variants.iter().map(|v| v.name.clone()).collect();
     let mut search = CapacitySearch::new(slo, settings, policy.confidence, variants);
     let load_description = describe_load(&info, &spec, &first);
+    // The capacity itself reads levels, not verdicts; the probes' A/B verdicts need pairs.
+    let mut probe_plan = first;
+    probe_plan.plan.policy.confidence = point_confidence(&policy, settings.max_probes);
+    if let Some(w) = too_few_pairs("rate", [(probe_plan.value.text.as_str(), &probe_plan.plan)]) {
+        eprintln!(
+            "{}",
+            TooFewPairs {
+                at: "at every probe".into(),
+                ..w
+            }
+        );
+    }
+    let first = probe_plan;
     let mut first = Some(first);
     let mut done = Vec::new();
     while let Some(rate) = search.next_rate() {

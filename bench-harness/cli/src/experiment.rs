@@ -118,6 +118,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The most blocks (round pairs, for a comparison) this plan can run: its fixed count, or
+    /// as many whole blocks as fit its time budget (at least one: the first always runs).
+    pub fn most_blocks(&self) -> u32 {
+        if let Some(n) = self.stop.fixed_blocks {
+            return n;
+        }
+        let block = (self.model.duration() + self.settle) * self.variants.len().max(1) as u32;
+        if block.is_zero() {
+            return u32::MAX;
+        }
+        ((self.stop.max_time.as_secs_f64() / block.as_secs_f64()).floor() as u32).max(1)
+    }
+
     /// Only the variants named in `keep`, in their order (the profile's choices follow them).
     pub fn keep_variants(&mut self, keep: &[String]) {
         let kept: Vec<bool> = self

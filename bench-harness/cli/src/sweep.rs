@@ -139,6 +139,12 @@ pub async fn execute_sweep(
         Some(p) => describe_load(&info, spec, p),
         None => info.load_description.clone(),
     };
+    if let Some(w) = too_few_pairs(
+        spec.name(),
+        points.iter().map(|p| (p.value.text.as_str(), &p.plan)),
+    ) {
+        eprintln!("{w}");
+    }
     let mut done: Vec<PointDone> = Vec::new();
     for (i, point) in points.into_iter().enumerate() {
         if cancel.is_cancelled() {
@@ -157,6 +163,68 @@ pub async fn execute_sweep(
     };
     let report = summarize(spec, &done, info, ending, None);
     finish(&report, &done, dir)
+}
+
+/// Before a sweep runs: its points' budgets cannot give the round pairs their corrected
+/// confidence needs, so those points will have levels but no verdict. Said before the first
+/// point, not discovered after the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TooFewPairs {
+    /// Where: `at vus = 1, 2`, `at every probe`.
+    pub at: String,
+    pub per_interval: f64,
+    pub needed: usize,
+    pub most: u32,
+}
+
+impl std::fmt::Display for TooFewPairs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "warning: {} each comparison's interval runs at {:.2} % (corrected across the \
+             points), which needs at least {} round pairs; these rounds allow at most {}: those \
+             points will have levels but no verdict. Give --rounds {} (or a longer --max-time), \
+             or fewer points (--probes, for a capacity search).",
+            self.at,
+            self.per_interval * 100.0,
+            self.needed,
+            self.most,
+            self.needed
+        )
+    }
+}
+
+/// The points (by label) whose plan cannot reach the pairs its interval needs, if any.
+pub(crate) fn too_few_pairs<'a>(
+    axis: &str,
+    points: impl IntoIterator<Item = (&'a str, &'a Plan)>,
+) -> Option<TooFewPairs> {
+    let mut short = Vec::new();
+    let (mut per_interval, mut needed, mut most) = (1.0_f64, 0, u32::MAX);
+    for (label, plan) in points {
+        if plan.variants.len() < 2 {
+            continue;
+        }
+        let level = perflab_analysis::compare::correction(
+            plan.variants.len(),
+            plan.model.is_open(),
+            &plan.policy,
+        )
+        .per_interval;
+        let need = perflab_analysis::stats::min_pairs(level);
+        if (plan.most_blocks() as usize) < need {
+            short.push(label.to_string());
+            per_interval = per_interval.min(level);
+            needed = needed.max(need);
+            most = most.min(plan.most_blocks());
+        }
+    }
+    (!short.is_empty()).then(|| TooFewPairs {
+        at: format!("at {axis} = {}", short.join(", ")),
+        per_interval,
+        needed,
+        most,
+    })
 }
 
 /// A sweep of k points makes k families of claims. So that all of them hold together at the
