@@ -53,6 +53,11 @@ new-lab name:
     cargo build --release -p perflab
     ./target/release/perflab new-lab {{name}}
 
+# A workshop's class server: prints the URL students join with (`just lab X --join URL`)
+workshop *args:
+    cargo build --release -p perflab
+    ./target/release/perflab workshop serve {{args}}
+
 # List the labs
 labs:
     cargo build --release -p perflab

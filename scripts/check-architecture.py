@@ -26,6 +26,8 @@ FORBIDDEN = {
     "perflab-plugin-host": ["perflab-analysis", "perflab-report", "perflab-services"],
     "perflab-services": ["tokio", "wasmtime", "perflab-load"],
     "reference-app": ["wasmtime", "perflab-load", "perflab-plugin-host", "perflab"],
+    # The workshop server stores and shows submitted reports: it measures nothing.
+    "perflab-workshop": ["wasmtime", "perflab-load", "perflab-plugin-host", "perflab-services"],
 }
 
 

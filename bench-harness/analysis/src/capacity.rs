@@ -10,7 +10,9 @@
 //!
 //! The reported interval is decided by the *intervals*: its low end is the highest rate whose
 //! whole interval lies below the limit ("meets"), its high end the lowest rate whose whole
-//! interval lies above it, or that the target could not keep at all ("misses"). If the true
+//! interval lies above it, or that the target could not keep at all ("misses": sends that never
+//! went out, errors; sends that went out late are judged by the latency, which an open model
+//! counts from the intended send time). If the true
 //! metric rises with the rate, the true crossing lies between them whenever every probe's
 //! interval covers its truth. Each level is computed at `1 − (1 − c) / (probes × variants)`, so
 //! by Bonferroni all of them cover together with probability ≥ c, however the search chose its
@@ -175,6 +177,18 @@ pub struct CapacityAnalysis {
     pub capacities: Vec<Capacity>,
 }
 
+/// One variant at one probe, as measured.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub variant: String,
+    /// The objective's metric (ms) over the probe's rounds.
+    pub level: Option<Level>,
+    /// The validity guard's reasons that concern this variant.
+    pub reasons: Vec<InvalidReason>,
+    /// The share of scheduled sends that never went out.
+    pub unsent_share: f64,
+}
+
 /// The search's state: what has been probed. Pure: the caller measures each rate
 /// [`CapacitySearch::next_rate`] names and hands the result back with
 /// [`CapacitySearch::record_analysis`].
@@ -254,72 +268,93 @@ impl CapacitySearch {
     /// Every variant the probe at `rate` measured, from that run's analysis.
     pub fn record_analysis(&mut self, rate: f64, analysis: &Analysis) {
         let confidence = self.level_confidence();
-        let readings: Vec<(String, Option<Level>, Vec<InvalidReason>)> = self
+        let readings: Vec<Reading> = analysis
             .variants
             .iter()
-            .filter(|v| analysis.variants.iter().any(|m| &m.name == *v))
-            .map(|v| {
+            .filter(|m| self.variants.contains(&m.name))
+            .map(|m| {
                 let reasons = analysis
                     .invalid
                     .iter()
-                    .filter(|r| reason_variant(r).is_none_or(|name| name == v))
+                    .filter(|r| reason_variant(r).is_none_or(|name| name == m.name))
                     .cloned()
                     .collect();
-                let values = analysis.per_round(v, self.slo.metric);
-                (v.clone(), level(&values, confidence), reasons)
+                let s = &m.summary;
+                let scheduled = (s.requests + s.unsent).max(1) as f64;
+                Reading {
+                    variant: m.name.clone(),
+                    level: level(&analysis.per_round(&m.name, self.slo.metric), confidence),
+                    reasons,
+                    unsent_share: s.unsent as f64 / scheduled,
+                }
             })
             .collect();
         self.record(rate, readings);
     }
 
-    /// Every variant at one probed rate: its level (ms) and the validity guard's reasons
-    /// that concern it.
-    pub fn record(
-        &mut self,
-        rate: f64,
-        readings: Vec<(String, Option<Level>, Vec<InvalidReason>)>,
-    ) {
+    /// Every variant at one probed rate.
+    pub fn record(&mut self, rate: f64, readings: Vec<Reading>) {
         self.rates.push(rate);
-        for (variant, level, reasons) in readings {
-            let (standing, why) = self.standing(level, &reasons);
+        for r in readings {
+            let (standing, why) = self.standing(&r);
             self.probes.push(Probe {
                 rate,
-                variant,
+                variant: r.variant,
                 standing,
-                level,
+                level: r.level,
                 why,
             });
         }
     }
 
-    fn standing(
-        &self,
-        level: Option<Level>,
-        reasons: &[InvalidReason],
-    ) -> (Standing, Option<String>) {
+    fn standing(&self, r: &Reading) -> (Standing, Option<String>) {
         // The generator or the service's readiness, not the target's speed: nothing learnt.
-        if let Some(r) = reasons.iter().find(|r| !target_could_not_keep_up(r)) {
-            return (Standing::Unmeasured, Some(r.to_string()));
+        if let Some(reason) = r.reasons.iter().find(|x| !target_could_not_keep_up(x)) {
+            return (Standing::Unmeasured, Some(reason.to_string()));
         }
-        // The target could not keep the rate (late sends, errors, nothing answered): whatever
-        // the latency of what did come back, the objective does not hold at this rate.
-        if let Some(r) = reasons.first() {
-            return (Standing::Misses, Some(r.to_string()));
+        let mut note = None;
+        for reason in &r.reasons {
+            match reason {
+                // Sends that never went out (every VU busy) are answers nobody measured: the
+                // target did not keep the rate, whatever the latency of the rest.
+                InvalidReason::ScheduleMissed { limit, .. } if r.unsent_share > *limit => {
+                    return (
+                        Standing::Misses,
+                        Some(format!(
+                            "{:.1} % of the scheduled sends never went out: the target could not keep the rate",
+                            r.unsent_share * 100.0
+                        )),
+                    );
+                }
+                // Sends that went out late still count: an open model's latency runs from the
+                // intended send time, so the lateness is inside the level judged below (and
+                // makes it pessimistic, never optimistic).
+                InvalidReason::ScheduleMissed { .. } => {
+                    note = Some(format!(
+                        "{reason}; latency counts from the intended send times, so the level includes the lateness"
+                    ));
+                }
+                other => return (Standing::Misses, Some(other.to_string())),
+            }
         }
         let limit = self.slo.limit_ms;
-        match level {
-            None => (
-                Standing::Unmeasured,
-                Some("no round had a latency to judge".into()),
-            ),
+        let standing = match r.level {
+            None if note.is_some() => Standing::Misses,
+            None => {
+                return (
+                    Standing::Unmeasured,
+                    Some("no round had a latency to judge".into()),
+                );
+            }
             Some(Level {
                 interval: Some(iv), ..
-            }) if iv.high < limit => (Standing::Meets, None),
+            }) if iv.high < limit => Standing::Meets,
             Some(Level {
                 interval: Some(iv), ..
-            }) if iv.low > limit => (Standing::Misses, None),
-            Some(_) => (Standing::Unsure, None),
-        }
+            }) if iv.low > limit => Standing::Misses,
+            Some(_) => Standing::Unsure,
+        };
+        (standing, note)
     }
 
     fn probes_of<'a>(&'a self, variant: &'a str) -> impl Iterator<Item = &'a Probe> + 'a {
@@ -587,20 +622,20 @@ mod tests {
             self.mu - 100f64.ln() / (limit_ms / 1e3)
         }
 
-        fn probe(
-            &self,
-            name: &str,
-            rate: f64,
-            confidence: f64,
-            rng: &mut StdRng,
-        ) -> (String, Option<Level>, Vec<InvalidReason>) {
+        fn probe(&self, name: &str, rate: f64, confidence: f64, rng: &mut StdRng) -> Reading {
+            let reading = |level, reasons, unsent_share| Reading {
+                variant: name.into(),
+                level,
+                reasons,
+                unsent_share,
+            };
             if rate > self.generator_limit {
                 let reason = InvalidReason::GeneratorSaturated {
                     variant: name.into(),
                     cores: 0.97,
                     limit: 0.9,
                 };
-                return (name.into(), None, vec![reason]);
+                return reading(None, vec![reason], 0.0);
             }
             if rate >= self.mu {
                 let reason = InvalidReason::ScheduleMissed {
@@ -608,13 +643,13 @@ mod tests {
                     late_or_unsent: 0.4,
                     limit: 0.05,
                 };
-                return (name.into(), None, vec![reason]);
+                return reading(None, vec![reason], 0.3);
             }
             let truth = self.p99_ms(rate);
             let rounds: Vec<f64> = (0..self.rounds)
                 .map(|_| truth * (self.noise * normal(rng)).exp())
                 .collect();
-            (name.into(), level(&rounds, confidence), Vec::new())
+            reading(level(&rounds, confidence), Vec::new(), 0.0)
         }
     }
 
@@ -787,12 +822,44 @@ mod tests {
                 .why
                 .as_deref()
                 .unwrap()
-                .contains("late or never")
+                .contains("never went out")
         );
         let c = &a.capacities[0];
         assert_eq!(c.outcome, Outcome::Found, "{a:#?}");
         let truth = server.capacity(50.0);
         assert!(c.low.unwrap() <= truth && truth <= c.high.unwrap(), "{c:?}");
+    }
+
+    /// Sends that went out late are judged by the latency (which counts from the intended
+    /// send time); sends that never went out are a miss.
+    #[test]
+    fn late_sends_are_judged_by_the_latency_and_unsent_ones_are_a_miss() {
+        let s = CapacitySearch::new(P99_50MS, SearchSettings::default(), 0.95, vec!["v".into()]);
+        let late = InvalidReason::ScheduleMissed {
+            variant: "v".into(),
+            late_or_unsent: 0.08,
+            limit: 0.05,
+        };
+        let low = Level {
+            estimate: 7.0,
+            interval: Some(crate::Interval {
+                estimate: 7.0,
+                low: 6.0,
+                high: 8.0,
+            }),
+        };
+        let reading = |unsent_share| Reading {
+            variant: "v".into(),
+            level: Some(low),
+            reasons: vec![late.clone()],
+            unsent_share,
+        };
+        let (standing, why) = s.standing(&reading(0.001));
+        assert_eq!(standing, Standing::Meets);
+        assert!(why.unwrap().contains("intended send times"));
+        let (standing, why) = s.standing(&reading(0.2));
+        assert_eq!(standing, Standing::Misses);
+        assert!(why.unwrap().contains("never went out"));
     }
 
     /// A generator that cannot drive the rate says nothing about the target: the search stays

@@ -40,6 +40,26 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Rebuild a run's report from its interval log (`--hlog`): verdicts, tables, thresholds.
     Report(ReportArgs),
+    /// A workshop: `perflab workshop serve` holds a class's results (students send theirs with
+    /// `perflab lab NAME --join URL`).
+    #[command(subcommand)]
+    Workshop(WorkshopCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkshopCommand {
+    /// Start the class's server: it prints the URL students join with and the teacher's token.
+    Serve(WorkshopServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkshopServeArgs {
+    /// Where to listen: loopback by default; `0.0.0.0:7878` for a classroom network.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: std::net::SocketAddr,
+    /// The workshop's data folder (its SQLite database; the join code and token live there).
+    #[arg(long, default_value = ".perflab/workshop")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,7 +82,7 @@ impl Command {
             Command::Run(a) => a.load.threads,
             Command::Lab(a) => a.load.threads,
             Command::Calibrate(a) => a.load.threads,
-            Command::Labs | Command::NewLab { .. } | Command::Report(_) => 1,
+            Command::Labs | Command::NewLab { .. } | Command::Report(_) | Command::Workshop(_) => 1,
         }
     }
 }
@@ -386,9 +406,27 @@ pub struct LabArgs {
     #[command(flatten)]
     pub capacity: CapacityArgs,
     #[command(flatten)]
+    pub join: JoinArgs,
+    #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// A workshop student's flags: where to send the report, as whom, and what they predicted.
+#[derive(Debug, Clone, Args)]
+pub struct JoinArgs {
+    /// Send this run's report to a workshop server (the URL the teacher gave,
+    /// `http://HOST:PORT/w/CODE`). A prediction is then required; a report the server cannot
+    /// take now is kept in .perflab/outbox and sent with the next --join.
+    #[arg(long, value_name = "URL")]
+    pub join: Option<String>,
+    /// Your name on the class page (asked once and remembered in .perflab/workshop-name).
+    #[arg(long = "name", id = "student", value_name = "NAME", requires = "join")]
+    pub student: Option<String>,
+    /// Your prediction, answering the lab's question (e.g. `2x`), without the prompt.
+    #[arg(long, requires = "join")]
+    pub prediction: Option<String>,
 }
 
 /// `3%` or `0.03`.

@@ -22,6 +22,7 @@ pub mod run_url;
 pub mod signals;
 pub mod sweep;
 pub mod sweep_spec;
+pub mod workshop;
 
 /// The current time, as reports write it.
 pub fn now_rfc3339() -> String {

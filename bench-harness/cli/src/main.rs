@@ -50,6 +50,9 @@ fn main() -> ExitCode {
             Command::NewLab { name } => perflab::lab::new_lab(&name),
             Command::Calibrate(args) => perflab::calibrate::calibrate(args, cancel).await,
             Command::Report(args) => perflab::execute::rebuild(&args),
+            Command::Workshop(perflab::args::WorkshopCommand::Serve(args)) => {
+                perflab::workshop::serve(args, cancel).await
+            }
         };
         result.unwrap_or_else(|e| {
             eprintln!("perflab: error: {e:#}");

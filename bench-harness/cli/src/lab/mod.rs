@@ -46,7 +46,21 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     )?;
     let (desc, params) = describe_lab(&plugin, &args)?;
     let sweep = sweep_of(&plugin, &args, &params, &desc.name)?;
-    let prediction = prompt::ask_prediction(&desc, args.no_prompt, args.output.quiet);
+    let asked = match &args.join.prediction {
+        // A workshop student who gave it on the command line is not asked again.
+        Some(p) => {
+            let _ = prompt::ask_prediction(&desc, true, args.output.quiet);
+            Some(p.clone())
+        }
+        None => prompt::ask_prediction(&desc, args.no_prompt, args.output.quiet),
+    };
+    let joining = crate::workshop::joining(&args.join, &root, asked.clone()).await?;
+    if joining.is_some() && (sweep.is_some() || args.capacity.slo.is_some()) {
+        bail!(
+            "--join sends one run's report: a sweep or a capacity search is many runs (--no-sweep)"
+        );
+    }
+    let prediction = asked;
     // Checked before anything starts, also for a sweep's first point.
     let rounds = round_plan(&desc, &args)?;
 
@@ -143,6 +157,9 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     };
     let _ = std::fs::write(report_dir.join("plugin.log"), plugin.log.all());
     drop(services);
+    if let (Some(j), Ok(_)) = (&joining, &result) {
+        j.submit(&report_dir.join("report.json")).await;
+    }
     if let Some(guide) = dir.map(|d| d.join("README.md")).filter(|g| g.is_file()) {
         println!("guide: {}", guide.display());
     }

@@ -1,0 +1,378 @@
+//! The pages and exports, rendered on the server from the stored rows: no script or style is
+//! fetched at view time (the page's one script listens for new submissions and reloads). Every
+//! text a student typed is escaped.
+
+use std::fmt::Write;
+
+use crate::store::Row;
+use crate::submission::{Headline, candidates};
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, code: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;font-size:18px}}\
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}\
+td:first-child,th:first-child{{text-align:left}}tr.invalid td{{color:#999}}.flag{{color:#c0392b}}\
+.legend{{background:#f8f9fa;padding:.5em}}</style></head><body>{body}\
+<script>new EventSource('/w/{code}/events').onmessage=()=>location.reload();</script></body></html>\n",
+        esc(title),
+        code = esc(code),
+    )
+}
+
+fn median(xs: &mut [f64]) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    Some(if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    })
+}
+
+fn ratio(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.2}×")).unwrap_or_else(|| "—".into())
+}
+
+/// The overview: every lab with its count of submissions.
+pub fn overview(code: &str, rows: &[Row]) -> String {
+    let mut labs: Vec<(&str, usize)> = Vec::new();
+    for r in rows {
+        match labs.iter_mut().find(|(l, _)| *l == r.lab) {
+            Some((_, n)) => *n += 1,
+            None => labs.push((&r.lab, 1)),
+        }
+    }
+    let mut body = format!(
+        "<h1>Workshop {}</h1><p>Students join with <code>just lab NAME --join URL-of-this-page</code>.</p>",
+        esc(code)
+    );
+    if labs.is_empty() {
+        body.push_str("<p>No submissions yet.</p>");
+    } else {
+        body.push_str("<ul>");
+        for (lab, n) in labs {
+            let _ = write!(
+                body,
+                "<li><a href=\"/w/{c}/lab/{l}\">{l}</a>: {n} submission(s)</li>",
+                c = esc(code),
+                l = esc(lab)
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "<p><a href=\"/w/{c}/export.csv\">CSV</a> · <a href=\"/w/{c}/summary.md\">Markdown summary</a></p>",
+        c = esc(code)
+    );
+    page(&format!("Workshop {code}"), code, &body)
+}
+
+/// One lab's class page: predictions against results, the class's median and spread, each
+/// submission with its interval, invalid runs flagged with their reason, machines grouped.
+pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option<&str>) -> String {
+    // The comparison shown: `?variant=NAME` against the first variant, else the last one's.
+    let reports: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.report).unwrap_or_default())
+        .collect();
+    let choices = reports.first().map(candidates).unwrap_or_default();
+    let variant = variant.filter(|v| choices.iter().any(|c| c == v));
+    let rows: Vec<Row> = rows
+        .iter()
+        .zip(&reports)
+        .map(|(r, report)| {
+            let h = Headline::of(report, variant);
+            Row {
+                metric: h.metric,
+                ratio: h.ratio,
+                ratio_low: h.low,
+                ratio_high: h.high,
+                verdict: h.verdict,
+                ..r.clone()
+            }
+        })
+        .collect();
+    let rows = &rows[..];
+    let first = reports
+        .first()
+        .and_then(|r| r["variants"][0]["name"].as_str())
+        .unwrap_or("the first variant")
+        .to_string();
+    let shown = variant
+        .map(str::to_string)
+        .or_else(|| choices.last().cloned())
+        .unwrap_or_default();
+    let valid: Vec<&Row> = rows.iter().filter(|r| r.status == "complete").collect();
+    let ratios: Vec<f64> = valid.iter().filter_map(|r| r.ratio).collect();
+    let mut predictions: Vec<f64> = rows.iter().filter_map(|r| r.prediction).collect();
+    let metric = valid
+        .iter()
+        .find_map(|r| r.metric.clone())
+        .unwrap_or_else(|| "the headline metric".into());
+    let (lo, hi) = (
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let mut body = format!(
+        "<h1>{} — class results</h1><p>Workshop {} · this lab is {} · {} submission(s), {} valid. \
+         Each result is <b>{}</b> against <b>{}</b>, measured on the student's own machine ({}), \
+         with its interval.</p>",
+        esc(lab),
+        esc(code),
+        if open { "open" } else { "closed" },
+        rows.len(),
+        valid.len(),
+        esc(&shown),
+        esc(&first),
+        esc(&metric)
+    );
+    if choices.len() > 1 {
+        body.push_str("<p id=\"variants\">compare instead: ");
+        let links: Vec<String> = choices
+            .iter()
+            .filter(|c| **c != shown)
+            .map(|c| {
+                format!(
+                    "<a href=\"/w/{}/lab/{}?variant={}\">{}</a>",
+                    esc(code),
+                    esc(lab),
+                    esc(c),
+                    esc(c)
+                )
+            })
+            .collect();
+        body.push_str(&links.join(" · "));
+        body.push_str("</p>");
+    }
+    let _ = write!(
+        body,
+        "<p class=\"legend\" id=\"summary\">class median result {} (spread {} – {}) · median prediction {}</p>",
+        ratio(median(&mut ratios.clone())),
+        if ratios.is_empty() {
+            "—".into()
+        } else {
+            format!("{lo:.2}×")
+        },
+        if ratios.is_empty() {
+            "—".into()
+        } else {
+            format!("{hi:.2}×")
+        },
+        ratio(median(&mut predictions))
+    );
+    body.push_str(&chart(rows));
+    body.push_str(
+        "<table id=\"submissions\"><tr><th>student</th><th>prediction</th><th>result</th><th>interval</th><th>verdict</th><th>machine</th><th>status</th></tr>",
+    );
+    let mut by_machine: Vec<&Row> = rows.iter().collect();
+    by_machine.sort_by(|a, b| a.machine.cmp(&b.machine).then(a.id.cmp(&b.id)));
+    for r in by_machine {
+        let interval = match (r.ratio_low, r.ratio_high) {
+            (Some(l), Some(h)) => format!("[{l:.2}, {h:.2}]"),
+            _ => "—".into(),
+        };
+        let status = match (&r.status[..], &r.invalid_reason) {
+            ("complete", _) => "valid".to_string(),
+            (s, Some(why)) => format!("<span class=\"flag\">{}: {}</span>", esc(s), esc(why)),
+            (s, None) => format!("<span class=\"flag\">{}</span>", esc(s)),
+        };
+        let _ = write!(
+            body,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if r.status == "complete" {
+                "valid"
+            } else {
+                "invalid"
+            },
+            esc(&r.student),
+            esc(&r.prediction_text),
+            ratio(r.ratio),
+            interval,
+            esc(r.verdict.as_deref().unwrap_or("—")),
+            esc(&r.machine),
+            status
+        );
+    }
+    body.push_str("</table>");
+    let _ = write!(body, "<p><a href=\"/w/{}\">all labs</a></p>", esc(code));
+    page(&format!("{lab} — workshop {code}"), code, &body)
+}
+
+/// Predictions (x) against measured ratios (y), each with its interval; the diagonal is "as
+/// predicted". Log scales: ratios.
+fn chart(rows: &[Row]) -> String {
+    let points: Vec<(&Row, f64, f64)> = rows
+        .iter()
+        .filter(|r| r.status == "complete")
+        .filter_map(|r| Some((r, r.prediction?, r.ratio?)))
+        .collect();
+    let (w, h, m) = (720.0, 420.0, 60.0);
+    if points.is_empty() {
+        return "<p>The chart appears once a valid submission has a numeric prediction (e.g. 2x).</p>"
+            .into();
+    }
+    let mut values: Vec<f64> = Vec::new();
+    for (r, p, x) in &points {
+        values.extend([*p, *x]);
+        values.extend(r.ratio_low);
+        values.extend(r.ratio_high);
+    }
+    let lo = values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .min(0.5)
+        * 0.8;
+    let hi = values
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(2.0)
+        * 1.25;
+    let (llo, lhi) = (lo.ln(), hi.ln());
+    let sx = |v: f64| m + (v.ln() - llo) / (lhi - llo) * (w - 2.0 * m);
+    let sy = |v: f64| h - m - (v.ln() - llo) / (lhi - llo) * (h - 2.0 * m);
+    let mut svg = format!(
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-size=\"14\">\
+<rect x=\"{m}\" y=\"{m}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#ccc\"/>\
+<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\" stroke-dasharray=\"6 4\"/>\
+<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">prediction (×, log)</text>\
+<text x=\"16\" y=\"{}\" transform=\"rotate(-90 16 {})\" text-anchor=\"middle\">measured (×, log)</text>",
+        w - 2.0 * m,
+        h - 2.0 * m,
+        sx(lo),
+        sy(lo),
+        sx(hi),
+        sy(hi),
+        w / 2.0,
+        h - 15.0,
+        h / 2.0,
+        h / 2.0
+    );
+    for tick in [
+        0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
+    ] {
+        if tick < lo || tick > hi {
+            continue;
+        }
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{tick}×</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{tick}×</text>",
+            sx(tick),
+            h - m + 20.0,
+            m - 8.0,
+            sy(tick) + 5.0
+        );
+    }
+    for (r, p, x) in &points {
+        if let (Some(l), Some(u)) = (r.ratio_low, r.ratio_high) {
+            let _ = write!(
+                svg,
+                "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#1f77b4\" stroke-width=\"3\" opacity=\"0.5\"/>",
+                sx(*p),
+                sy(l),
+                sy(u)
+            );
+        }
+        let _ = write!(
+            svg,
+            "<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"#1f77b4\"><title>{}: predicted {p}×, measured {x:.2}×</title></circle>",
+            sx(*p),
+            sy(*x),
+            esc(&r.student)
+        );
+    }
+    svg.push_str("</svg><p class=\"legend\">Each dot is a student: their prediction across, their measured ratio up, the bar its interval. On the dashed line, the result was as predicted; above it, the optimisation did better than they thought.</p>");
+    svg
+}
+
+/// Every submission as CSV (RFC 4180 quoting).
+pub fn csv(rows: &[Row]) -> String {
+    fn cell(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = String::from(
+        "id,lab,student,prediction_text,prediction,metric,ratio,ratio_low,ratio_high,verdict,status,invalid_reason,machine,received_at\r\n",
+    );
+    for r in rows {
+        let fields = [
+            r.id.to_string(),
+            cell(&r.lab),
+            cell(&r.student),
+            cell(&r.prediction_text),
+            num(r.prediction),
+            cell(r.metric.as_deref().unwrap_or("")),
+            num(r.ratio),
+            num(r.ratio_low),
+            num(r.ratio_high),
+            cell(r.verdict.as_deref().unwrap_or("")),
+            cell(&r.status),
+            cell(r.invalid_reason.as_deref().unwrap_or("")),
+            cell(&r.machine),
+            cell(&r.received_at),
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One Markdown summary the teacher can keep: per lab, the class's median and spread and a
+/// row per student.
+pub fn summary_md(code: &str, rows: &[Row]) -> String {
+    let mut md = format!("# Workshop {code}\n");
+    let mut labs: Vec<&str> = rows.iter().map(|r| r.lab.as_str()).collect();
+    labs.dedup();
+    for lab in labs {
+        let these: Vec<&Row> = rows.iter().filter(|r| r.lab == lab).collect();
+        let mut ratios: Vec<f64> = these
+            .iter()
+            .filter(|r| r.status == "complete")
+            .filter_map(|r| r.ratio)
+            .collect();
+        let _ = write!(
+            md,
+            "\n## {lab}\n\n{} submission(s); class median result {}\n\n| student | prediction | result | interval | status |\n|---|---|---:|---|---|\n",
+            these.len(),
+            ratio(median(&mut ratios))
+        );
+        for r in these {
+            let interval = match (r.ratio_low, r.ratio_high) {
+                (Some(l), Some(h)) => format!("[{l:.2}, {h:.2}]"),
+                _ => "—".into(),
+            };
+            let md_cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                md_cell(&r.student),
+                md_cell(&r.prediction_text),
+                ratio(r.ratio),
+                interval,
+                md_cell(&match &r.invalid_reason {
+                    Some(why) => format!("{}: {why}", r.status),
+                    None => r.status.clone(),
+                })
+            );
+        }
+    }
+    md
+}
