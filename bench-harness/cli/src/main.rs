@@ -37,9 +37,13 @@ fn main() -> ExitCode {
         // current round; the partial report is still written and every child stopped.
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
+        let what_now = match &cli.command {
+            Command::Workshop(_) => "stopping the server (the submissions are kept)",
+            _ => "finishing with a partial report",
+        };
         tokio::spawn(async move {
             if let Some(name) = perflab::signals::first().await {
-                eprintln!("\nperflab: {name}; finishing with a partial report");
+                eprintln!("\nperflab: {name}; {what_now}");
                 on_signal.cancel();
             }
         });

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::store::Row;
-use crate::submission::{Headline, candidates};
+use crate::submission::{Headline, Summary, candidates};
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -49,9 +49,9 @@ fn ratio(x: Option<f64>) -> String {
 pub fn overview(code: &str, rows: &[Row]) -> String {
     let mut labs: Vec<(&str, usize)> = Vec::new();
     for r in rows {
-        match labs.iter_mut().find(|(l, _)| *l == r.lab) {
+        match labs.iter_mut().find(|(l, _)| *l == r.summary.lab) {
             Some((_, n)) => *n += 1,
-            None => labs.push((&r.lab, 1)),
+            None => labs.push((&r.summary.lab, 1)),
         }
     }
     let mut body = format!(
@@ -96,11 +96,14 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
         .map(|(r, report)| {
             let h = Headline::of(report, variant);
             Row {
-                metric: h.metric,
-                ratio: h.ratio,
-                ratio_low: h.low,
-                ratio_high: h.high,
-                verdict: h.verdict,
+                summary: Summary {
+                    metric: h.metric,
+                    ratio: h.ratio,
+                    ratio_low: h.low,
+                    ratio_high: h.high,
+                    verdict: h.verdict,
+                    ..r.summary.clone()
+                },
                 ..r.clone()
             }
         })
@@ -115,12 +118,15 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
         .map(str::to_string)
         .or_else(|| choices.last().cloned())
         .unwrap_or_default();
-    let valid: Vec<&Row> = rows.iter().filter(|r| r.status == "complete").collect();
-    let ratios: Vec<f64> = valid.iter().filter_map(|r| r.ratio).collect();
-    let mut predictions: Vec<f64> = rows.iter().filter_map(|r| r.prediction).collect();
+    let valid: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.summary.status == "complete")
+        .collect();
+    let ratios: Vec<f64> = valid.iter().filter_map(|r| r.summary.ratio).collect();
+    let mut predictions: Vec<f64> = rows.iter().filter_map(|r| r.summary.prediction).collect();
     let metric = valid
         .iter()
-        .find_map(|r| r.metric.clone())
+        .find_map(|r| r.summary.metric.clone())
         .unwrap_or_else(|| "the headline metric".into());
     let (lo, hi) = (
         ratios.iter().copied().fold(f64::INFINITY, f64::min),
@@ -178,13 +184,18 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
         "<table id=\"submissions\"><tr><th>student</th><th>prediction</th><th>result</th><th>interval</th><th>verdict</th><th>machine</th><th>status</th></tr>",
     );
     let mut by_machine: Vec<&Row> = rows.iter().collect();
-    by_machine.sort_by(|a, b| a.machine.cmp(&b.machine).then(a.id.cmp(&b.id)));
+    by_machine.sort_by(|a, b| {
+        a.summary
+            .machine
+            .cmp(&b.summary.machine)
+            .then(a.id.cmp(&b.id))
+    });
     for r in by_machine {
-        let interval = match (r.ratio_low, r.ratio_high) {
+        let interval = match (r.summary.ratio_low, r.summary.ratio_high) {
             (Some(l), Some(h)) => format!("[{l:.2}, {h:.2}]"),
             _ => "—".into(),
         };
-        let status = match (&r.status[..], &r.invalid_reason) {
+        let status = match (&r.summary.status[..], &r.summary.invalid_reason) {
             ("complete", _) => "valid".to_string(),
             (s, Some(why)) => format!("<span class=\"flag\">{}: {}</span>", esc(s), esc(why)),
             (s, None) => format!("<span class=\"flag\">{}</span>", esc(s)),
@@ -192,17 +203,17 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
         let _ = write!(
             body,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if r.status == "complete" {
+            if r.summary.status == "complete" {
                 "valid"
             } else {
                 "invalid"
             },
-            esc(&r.student),
-            esc(&r.prediction_text),
-            ratio(r.ratio),
+            esc(&r.summary.student),
+            esc(&r.summary.prediction_text),
+            ratio(r.summary.ratio),
             interval,
-            esc(r.verdict.as_deref().unwrap_or("—")),
-            esc(&r.machine),
+            esc(r.summary.verdict.as_deref().unwrap_or("—")),
+            esc(&r.summary.machine),
             status
         );
     }
@@ -216,8 +227,8 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
 fn chart(rows: &[Row]) -> String {
     let points: Vec<(&Row, f64, f64)> = rows
         .iter()
-        .filter(|r| r.status == "complete")
-        .filter_map(|r| Some((r, r.prediction?, r.ratio?)))
+        .filter(|r| r.summary.status == "complete")
+        .filter_map(|r| Some((r, r.summary.prediction?, r.summary.ratio?)))
         .collect();
     let (w, h, m) = (720.0, 420.0, 60.0);
     if points.is_empty() {
@@ -227,8 +238,8 @@ fn chart(rows: &[Row]) -> String {
     let mut values: Vec<f64> = Vec::new();
     for (r, p, x) in &points {
         values.extend([*p, *x]);
-        values.extend(r.ratio_low);
-        values.extend(r.ratio_high);
+        values.extend(r.summary.ratio_low);
+        values.extend(r.summary.ratio_high);
     }
     let lo = values
         .iter()
@@ -278,7 +289,7 @@ fn chart(rows: &[Row]) -> String {
         );
     }
     for (r, p, x) in &points {
-        if let (Some(l), Some(u)) = (r.ratio_low, r.ratio_high) {
+        if let (Some(l), Some(u)) = (r.summary.ratio_low, r.summary.ratio_high) {
             let _ = write!(
                 svg,
                 "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#1f77b4\" stroke-width=\"3\" opacity=\"0.5\"/>",
@@ -292,7 +303,7 @@ fn chart(rows: &[Row]) -> String {
             "<circle cx=\"{}\" cy=\"{}\" r=\"6\" fill=\"#1f77b4\"><title>{}: predicted {p}×, measured {x:.2}×</title></circle>",
             sx(*p),
             sy(*x),
-            esc(&r.student)
+            esc(&r.summary.student)
         );
     }
     svg.push_str("</svg><p class=\"legend\">Each dot is a student: their prediction across, their measured ratio up, the bar its interval. On the dashed line, the result was as predicted; above it, the optimisation did better than they thought.</p>");
@@ -315,18 +326,18 @@ pub fn csv(rows: &[Row]) -> String {
     for r in rows {
         let fields = [
             r.id.to_string(),
-            cell(&r.lab),
-            cell(&r.student),
-            cell(&r.prediction_text),
-            num(r.prediction),
-            cell(r.metric.as_deref().unwrap_or("")),
-            num(r.ratio),
-            num(r.ratio_low),
-            num(r.ratio_high),
-            cell(r.verdict.as_deref().unwrap_or("")),
-            cell(&r.status),
-            cell(r.invalid_reason.as_deref().unwrap_or("")),
-            cell(&r.machine),
+            cell(&r.summary.lab),
+            cell(&r.summary.student),
+            cell(&r.summary.prediction_text),
+            num(r.summary.prediction),
+            cell(r.summary.metric.as_deref().unwrap_or("")),
+            num(r.summary.ratio),
+            num(r.summary.ratio_low),
+            num(r.summary.ratio_high),
+            cell(r.summary.verdict.as_deref().unwrap_or("")),
+            cell(&r.summary.status),
+            cell(r.summary.invalid_reason.as_deref().unwrap_or("")),
+            cell(&r.summary.machine),
             cell(&r.received_at),
         ];
         out.push_str(&fields.join(","));
@@ -339,14 +350,14 @@ pub fn csv(rows: &[Row]) -> String {
 /// row per student.
 pub fn summary_md(code: &str, rows: &[Row]) -> String {
     let mut md = format!("# Workshop {code}\n");
-    let mut labs: Vec<&str> = rows.iter().map(|r| r.lab.as_str()).collect();
+    let mut labs: Vec<&str> = rows.iter().map(|r| r.summary.lab.as_str()).collect();
     labs.dedup();
     for lab in labs {
-        let these: Vec<&Row> = rows.iter().filter(|r| r.lab == lab).collect();
+        let these: Vec<&Row> = rows.iter().filter(|r| r.summary.lab == lab).collect();
         let mut ratios: Vec<f64> = these
             .iter()
-            .filter(|r| r.status == "complete")
-            .filter_map(|r| r.ratio)
+            .filter(|r| r.summary.status == "complete")
+            .filter_map(|r| r.summary.ratio)
             .collect();
         let _ = write!(
             md,
@@ -355,7 +366,7 @@ pub fn summary_md(code: &str, rows: &[Row]) -> String {
             ratio(median(&mut ratios))
         );
         for r in these {
-            let interval = match (r.ratio_low, r.ratio_high) {
+            let interval = match (r.summary.ratio_low, r.summary.ratio_high) {
                 (Some(l), Some(h)) => format!("[{l:.2}, {h:.2}]"),
                 _ => "—".into(),
             };
@@ -363,13 +374,13 @@ pub fn summary_md(code: &str, rows: &[Row]) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} |",
-                md_cell(&r.student),
-                md_cell(&r.prediction_text),
-                ratio(r.ratio),
+                md_cell(&r.summary.student),
+                md_cell(&r.summary.prediction_text),
+                ratio(r.summary.ratio),
                 interval,
-                md_cell(&match &r.invalid_reason {
-                    Some(why) => format!("{}: {why}", r.status),
-                    None => r.status.clone(),
+                md_cell(&match &r.summary.invalid_reason {
+                    Some(why) => format!("{}: {why}", r.summary.status),
+                    None => r.summary.status.clone(),
                 })
             );
         }

@@ -30,18 +30,9 @@ pub struct Workshop {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Row {
     pub id: i64,
-    pub lab: String,
-    pub student: String,
-    pub prediction_text: String,
-    pub prediction: Option<f64>,
-    pub metric: Option<String>,
-    pub ratio: Option<f64>,
-    pub ratio_low: Option<f64>,
-    pub ratio_high: Option<f64>,
-    pub verdict: Option<String>,
-    pub status: String,
-    pub invalid_reason: Option<String>,
-    pub machine: String,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub summary: Summary,
     pub received_at: String,
     /// The report as sent (JSON text).
     #[serde(skip)]

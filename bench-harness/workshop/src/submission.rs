@@ -23,8 +23,8 @@ pub struct SubmissionBody {
     pub report: serde_json::Value,
 }
 
-/// What the class page shows of one submission.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the class page shows of one submission (also the stored row's columns).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Summary {
     pub lab: String,
     pub student: String,
