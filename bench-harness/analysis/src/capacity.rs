@@ -250,6 +250,11 @@ impl CapacitySearch {
         &self.rates
     }
 
+    /// What the probe at `rate` found, one entry per variant it measured.
+    pub fn probes_at(&self, rate: f64) -> impl Iterator<Item = &Probe> {
+        self.probes.iter().filter(move |p| p.rate == rate)
+    }
+
     /// The variants a probe at `rate` can tell something about: not those that already
     /// missed the objective at this rate or below (under a rising metric they miss it here
     /// too, and an overloaded variant's backlog would spill into its neighbours' rounds), nor
@@ -613,6 +618,16 @@ mod tests {
     }
 
     impl Server {
+        /// Ten rounds per probe, and a generator that can drive any rate.
+        fn new(mu: f64, noise: f64) -> Server {
+            Server {
+                mu,
+                noise,
+                rounds: 10,
+                generator_limit: f64::INFINITY,
+            }
+        }
+
         fn p99_ms(&self, rate: f64) -> f64 {
             100f64.ln() / (self.mu - rate) * 1e3
         }
@@ -678,6 +693,13 @@ mod tests {
         s.finish()
     }
 
+    fn starting_at(start_rate: f64) -> SearchSettings {
+        SearchSettings {
+            start_rate,
+            ..SearchSettings::default()
+        }
+    }
+
     const P99_50MS: Slo = Slo {
         metric: Metric::P99,
         limit_ms: 50.0,
@@ -718,23 +740,10 @@ mod tests {
     /// req/s for μ = 1000 and p99 < 50 ms).
     #[test]
     fn the_search_finds_a_known_capacity() {
-        let server = Server {
-            mu: 1000.0,
-            noise: 0.1,
-            rounds: 10,
-            generator_limit: f64::INFINITY,
-        };
+        let server = Server::new(1000.0, 0.1);
         let truth = server.capacity(50.0);
         let mut rng = StdRng::seed_from_u64(7);
-        let a = search(
-            &[("v", &server)],
-            P99_50MS,
-            SearchSettings {
-                start_rate: 100.0,
-                ..SearchSettings::default()
-            },
-            &mut rng,
-        );
+        let a = search(&[("v", &server)], P99_50MS, starting_at(100.0), &mut rng);
         let c = &a.capacities[0];
         assert_eq!(c.outcome, Outcome::Found, "{a:#?}");
         let (lo, hi) = (c.low.unwrap(), c.high.unwrap());
@@ -759,23 +768,10 @@ mod tests {
         let mut covered = 0;
         let mut widths = Vec::new();
         for t in 0..trials {
-            let server = Server {
-                mu: 500.0 + 10.0 * t as f64,
-                noise: 0.25,
-                rounds: 10,
-                generator_limit: f64::INFINITY,
-            };
+            let server = Server::new(500.0 + 10.0 * t as f64, 0.25);
             let truth = server.capacity(50.0);
             let start = 20.0 + 3.0 * (t % 37) as f64;
-            let a = search(
-                &[("v", &server)],
-                P99_50MS,
-                SearchSettings {
-                    start_rate: start,
-                    ..SearchSettings::default()
-                },
-                &mut rng,
-            );
+            let a = search(&[("v", &server)], P99_50MS, starting_at(start), &mut rng);
             let c = &a.capacities[0];
             let lo = c.low.unwrap_or(0.0);
             let hi = c.high.unwrap_or(f64::INFINITY);
@@ -800,22 +796,9 @@ mod tests {
 
     #[test]
     fn a_start_above_capacity_searches_downwards() {
-        let server = Server {
-            mu: 1000.0,
-            noise: 0.05,
-            rounds: 10,
-            generator_limit: f64::INFINITY,
-        };
+        let server = Server::new(1000.0, 0.05);
         let mut rng = StdRng::seed_from_u64(3);
-        let a = search(
-            &[("v", &server)],
-            P99_50MS,
-            SearchSettings {
-                start_rate: 4000.0,
-                ..SearchSettings::default()
-            },
-            &mut rng,
-        );
+        let a = search(&[("v", &server)], P99_50MS, starting_at(4000.0), &mut rng);
         assert_eq!(a.probes[0].standing, Standing::Misses);
         assert!(
             a.probes[0]
@@ -873,15 +856,7 @@ mod tests {
             generator_limit: 700.0,
         };
         let mut rng = StdRng::seed_from_u64(4);
-        let a = search(
-            &[("v", &server)],
-            P99_50MS,
-            SearchSettings {
-                start_rate: 100.0,
-                ..SearchSettings::default()
-            },
-            &mut rng,
-        );
+        let a = search(&[("v", &server)], P99_50MS, starting_at(100.0), &mut rng);
         let c = &a.capacities[0];
         assert_eq!(c.outcome, Outcome::AboveEveryRate, "{a:#?}");
         assert!(c.high.is_none());
@@ -894,12 +869,7 @@ mod tests {
     /// probe measuring both.
     #[test]
     fn two_variants_get_their_own_capacity() {
-        let slow = Server {
-            mu: 300.0,
-            noise: 0.1,
-            rounds: 10,
-            generator_limit: f64::INFINITY,
-        };
+        let slow = Server::new(300.0, 0.1);
         let fast = Server { mu: 1200.0, ..slow };
         let mut rng = StdRng::seed_from_u64(5);
         let a = search(

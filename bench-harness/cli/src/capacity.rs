@@ -179,8 +179,7 @@ pub async fn execute_capacity(
         let finished = d.measured.report.status != Status::Incomplete;
         if finished {
             search.record_analysis(rate, &d.measured.analysis);
-            let probes = search.finish().probes;
-            for p in probes.iter().filter(|p| p.rate == rate) {
+            for p in search.probes_at(rate) {
                 println!("{}", standing_line(&slo, p));
             }
         }

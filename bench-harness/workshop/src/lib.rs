@@ -120,7 +120,7 @@ async fn overview(
     Path(code): Path<String>,
 ) -> Result<Html<String>, Refusal> {
     check_code(&s, &code)?;
-    Ok(Html(pages::overview(&code, &s.store.rows(None).await?)))
+    Ok(Html(pages::overview(&code, &s.store.rows().await?)))
 }
 
 #[derive(serde::Deserialize)]
@@ -140,7 +140,7 @@ async fn lab_page(
         &code,
         &lab,
         open,
-        &s.store.rows(Some(&lab)).await?,
+        &s.store.lab_rows(&lab).await?,
         q.variant.as_deref(),
     )))
 }
@@ -232,13 +232,13 @@ async fn export_csv(
     Path(code): Path<String>,
 ) -> Result<Response, Refusal> {
     check_code(&s, &code)?;
-    let body = pages::csv(&s.store.rows(None).await?);
+    let body = pages::csv(&s.store.rows().await?);
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response())
 }
 
 async fn export_md(State(s): State<Shared>, Path(code): Path<String>) -> Result<Response, Refusal> {
     check_code(&s, &code)?;
-    let body = pages::summary_md(&code, &s.store.rows(None).await?);
+    let body = pages::summary_md(&code, &s.store.rows().await?);
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
         body,

@@ -171,28 +171,36 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Every submission, by lab then arrival (`lab`: only that lab's).
-    pub async fn rows(&self, lab: Option<&str>) -> Result<Vec<Row>, StoreError> {
-        let columns = "id, lab, student, prediction_text, prediction, metric, ratio, ratio_low, \
-                       ratio_high, verdict, status, invalid_reason, machine, received_at, report";
-        let rows = match lab {
-            Some(lab) => {
-                sqlx::query_as::<_, Row>(&format!(
-                    "SELECT {columns} FROM submission WHERE lab = ? ORDER BY id"
-                ))
-                .bind(lab)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as::<_, Row>(&format!(
-                    "SELECT {columns} FROM submission ORDER BY lab, id"
-                ))
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
-        Ok(rows)
+    /// Every submission, by lab then arrival, without the reports (the overview and the
+    /// exports read only the summaries).
+    pub async fn rows(&self) -> Result<Vec<Row>, StoreError> {
+        self.select("'' AS report", "1 = 1 ORDER BY lab, id", None)
+            .await
+    }
+
+    /// One lab's submissions in arrival order, with their reports (the class page reads any
+    /// variant's comparison out of them).
+    pub async fn lab_rows(&self, lab: &str) -> Result<Vec<Row>, StoreError> {
+        self.select("report", "lab = ? ORDER BY id", Some(lab))
+            .await
+    }
+
+    async fn select(
+        &self,
+        report: &str,
+        filter: &str,
+        lab: Option<&str>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let sql = format!(
+            "SELECT id, lab, student, prediction_text, prediction, metric, ratio, ratio_low, \
+             ratio_high, verdict, status, invalid_reason, machine, received_at, {report} \
+             FROM submission WHERE {filter}"
+        );
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        if let Some(lab) = lab {
+            query = query.bind(lab);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     pub async fn close(&self) {

@@ -122,10 +122,14 @@ pub fn prediction_ratio(text: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0)
 }
 
-fn validator() -> jsonschema::Validator {
-    let schema: serde_json::Value =
-        serde_json::from_str(REPORT_SCHEMA).expect("the report schema is valid JSON");
-    jsonschema::validator_for(&schema).expect("the report schema compiles")
+/// The report schema, compiled once for the server's life (not once per submission).
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: serde_json::Value =
+            serde_json::from_str(REPORT_SCHEMA).expect("the report schema is valid JSON");
+        jsonschema::validator_for(&schema).expect("the report schema compiles")
+    })
 }
 
 impl SubmissionBody {
