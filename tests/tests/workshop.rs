@@ -3,6 +3,7 @@
 //! in headless Chromium, and the safety list — wrong code, missing or wrong teacher token,
 //! oversize and malformed bodies, a name with HTML in it, a closed lab, a retry, a restart
 //! between submissions (nothing lost), and a report kept in the outbox while the server is away.
+//! The last run is watched on the projector view in Chromium as it runs, to its verdict.
 
 mod common;
 
@@ -133,6 +134,18 @@ fn submission(
         "student": student,
         "prediction": prediction,
         "report": report,
+    }))
+    .unwrap()
+}
+
+/// A batch of a run in progress, as perflab streams it to the projector view.
+fn live_batch(run: &str, events: serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "run": run,
+        "student": "Eve",
+        "lab": "lock-contention",
+        "variants": ["global-mutex", "sharded"],
+        "events": events,
     }))
     .unwrap()
 }
@@ -304,6 +317,64 @@ fn a_workshop_keeps_a_class_s_results_safely() {
             Vec::new(),
             401,
         ),
+        // The projector's stream: the code, a body that is a batch, a tick inside a round,
+        // a size limit, and no verdict but the one a submitted report brings.
+        (
+            "POST",
+            "/w/WRONG1/live".into(),
+            None,
+            live_batch("v1", serde_json::json!([])),
+            404,
+        ),
+        (
+            "POST",
+            format!("{w}/live"),
+            None,
+            b"{\"run\": ".to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            format!("{w}/live"),
+            None,
+            live_batch(
+                "v2",
+                serde_json::json!([{"kind": "tick", "at": 1, "rate": 5, "p99_ms": 1, "errors": 0}]),
+            ),
+            422,
+        ),
+        (
+            "POST",
+            format!("{w}/live"),
+            None,
+            live_batch(
+                "v3",
+                serde_json::json!([{"kind": "round", "at": 0, "variant": "nope", "label": "x",
+                    "measured": true, "seconds": 1}]),
+            ),
+            422,
+        ),
+        (
+            "POST",
+            format!("{w}/live"),
+            None,
+            live_batch(
+                "v4",
+                serde_json::json!([{"kind": "verdict", "status": "complete", "baseline": "a",
+                    "comparisons": []}]),
+            ),
+            422,
+        ),
+        (
+            "POST",
+            format!("{w}/live"),
+            None,
+            live_batch(
+                "v5",
+                serde_json::json!([{"kind": "ended", "reason": "x".repeat(100_000)}]),
+            ),
+            413,
+        ),
     ];
     for (method, path, auth, body, expected) in refusals {
         let (status, text) = server.http(method, &path, auth, &body);
@@ -417,9 +488,74 @@ fn a_workshop_keeps_a_class_s_results_safely() {
         .count();
     assert_eq!(kept, 1);
     let server = Server::start(data.path(), &format!("127.0.0.1:{port}"));
+    let (_, live) = server.http("GET", &format!("{w}/live.json"), None, b"");
+    assert!(
+        !live.contains("v2") && !live.contains("v4"),
+        "no refused batch was kept: {live}"
+    );
+
+    // This run is watched on the projector view, opened before it starts.
+    let running = out.path().join("projector-running.png");
+    let verdict = out.path().join("projector-verdict.png");
+    let mut watch = Command::new("node")
+        .arg(root().join("tests/browser/check-projector.mjs"))
+        .arg(format!("{}/projector", server.url))
+        .arg("Ada")
+        .arg(&running)
+        .arg(&verdict)
+        .current_dir(root().join("tests/browser"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is installed (scripts/setup installs what this test needs)");
+    let mut watched = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut before_run = Vec::new();
+    for line in watched.by_ref() {
+        let line = line.unwrap();
+        if line == "ready" {
+            break;
+        }
+        before_run.push(line);
+    }
     let out3 = tempfile::tempdir().unwrap();
     let said = run_and_join(&server.url, "Ada", "2x", home.path(), out3.path());
     assert!(said.contains("sent an earlier run's report"), "{said}");
+    let problems: Vec<String> = before_run
+        .into_iter()
+        .chain(watched.map(|l| l.unwrap()))
+        .collect();
+    let status = watch.wait().unwrap();
+    let mut stderr = String::new();
+    let _ = watch.stderr.take().unwrap().read_to_string(&mut stderr);
+    assert!(status.success(), "{}\n{stderr}", problems.join("\n"));
+    for shot in [&running, &verdict] {
+        assert!(
+            std::fs::metadata(shot).unwrap().len() > 10_000,
+            "a real screenshot"
+        );
+        let _ = std::fs::copy(
+            shot,
+            root().join("target").join(format!(
+                "workshop-{}",
+                shot.file_name().unwrap().to_string_lossy()
+            )),
+        );
+    }
+    // The board holds the run with its verdict, from the submitted report.
+    let (_, live) = server.http("GET", &format!("{w}/live.json"), None, b"");
+    let live: serde_json::Value = serde_json::from_str(&live).unwrap();
+    let run = live["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["student"] == "Ada")
+        .expect("the watched run is on the board");
+    assert_eq!(
+        run["verdict"]["comparisons"].as_array().unwrap().len(),
+        run["variants"].as_array().unwrap().len() - 1,
+        "every variant against the first: {run}"
+    );
+    assert!(run["rounds"].as_array().unwrap().len() >= 6, "{run}");
     assert_eq!(
         std::fs::read_dir(home.path().join("outbox"))
             .unwrap()

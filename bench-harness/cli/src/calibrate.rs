@@ -228,6 +228,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             intervals: false,
             profile: None,
             focus: None,
+            live: None,
         };
         let outcome = experiment::run(&plan, &cancel, &Arc::new(Progress::new(true))).await?;
         let names = vec!["A".to_string(), "B".to_string()];

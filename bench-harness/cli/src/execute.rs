@@ -280,7 +280,7 @@ async fn run_experiment(
     cancel: &CancellationToken,
     mut environment: Environment,
 ) -> anyhow::Result<(Outcome, Environment)> {
-    let progress = Arc::new(Progress::new(quiet));
+    let progress = Arc::new(Progress::new(quiet).with_feed(plan.live.clone()));
     let ticks_before = environment::cpu_ticks();
     let outcome = experiment::run(plan, cancel, &progress).await;
     progress.finish();

@@ -39,7 +39,8 @@ use perflab_report::ServiceNote;
 use crate::args::ProfilePlan;
 use crate::environment;
 use crate::perf_profile;
-use crate::progress::Progress;
+use crate::progress::{Progress, RoundEnd, RoundStart};
+use crate::workshop::LiveFeed;
 use perflab_analysis::profile::Profile;
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +116,8 @@ pub struct Plan {
     pub profile: Option<ProfilePlan>,
     /// Compare only the requests of this name (`--focus`, or the lab's own).
     pub focus: Option<String>,
+    /// Also stream the rounds' progress to a workshop's projector view (`--join`).
+    pub live: Option<LiveFeed>,
 }
 
 impl Plan {
@@ -403,6 +406,7 @@ impl RoundRun<'_> {
         seed: u64,
         label: &str,
         Extras {
+            measured,
             intervals,
             profile_hz,
             perf_pid,
@@ -425,7 +429,12 @@ impl RoundRun<'_> {
             _ => {}
         }
         let total = model.duration() + settle;
-        self.progress.round_started(label, total);
+        self.progress.round_started(RoundStart {
+            variant: &v.name,
+            label,
+            measured,
+            length: total,
+        });
         let data = run_round(RoundConfig {
             model,
             target: v.target.clone(),
@@ -480,6 +489,8 @@ impl RoundRun<'_> {
 /// What a measured round records besides its histograms (warm-up records neither).
 #[derive(Default)]
 struct Extras {
+    /// A measured round (a warm-up round is not).
+    measured: bool,
     /// Per-second histograms, for an interval log.
     intervals: bool,
     /// Sample the service's CPU at this frequency during the round.
@@ -711,6 +722,7 @@ pub async fn run(
                     seed,
                     &label,
                     Extras {
+                        measured: true,
                         intervals: plan.intervals,
                         profile_hz,
                         perf_pid: plan.profile.as_ref().and_then(|p| p.pid),
@@ -727,13 +739,17 @@ pub async fn run(
             }
             let steal = environment::steal_percent(ticks, environment::cpu_ticks());
             let p = Percentiles::of(&data.recorder.latency.merged());
-            progress.round_finished(&format!(
-                "{label}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} errors",
-                data.recorder.completed() as f64 / data.elapsed.as_secs_f64().max(1e-9),
-                p.p50,
-                p.p99,
-                data.recorder.errors.load(Ordering::Relaxed)
-            ));
+            let rate = data.recorder.completed() as f64 / data.elapsed.as_secs_f64().max(1e-9);
+            let errors = data.recorder.errors.load(Ordering::Relaxed);
+            progress.round_finished(RoundEnd {
+                line: &format!(
+                    "{label}: {rate:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {errors} errors",
+                    p.p50, p.p99,
+                ),
+                rate,
+                p99_ms: p.p99,
+                errors,
+            });
             let cancelled = data.cancelled;
             outcome.intervals.push(std::mem::take(&mut data.intervals));
             // A variant's i-th round is in block i, so pairs stay aligned even when the last

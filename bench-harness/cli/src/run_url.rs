@@ -217,5 +217,6 @@ async fn plan_for(args: &RunArgs, load: &LoadArgs) -> anyhow::Result<Plan> {
         profile,
         // A URL run names its requests by target, not by role: nothing to focus on.
         focus: None,
+        live: None,
     })
 }

@@ -2,14 +2,17 @@
 //! `perflab-workshop`), and the student's side of `perflab lab X --join URL` — a name asked
 //! once, a prediction required, and the report sent with retries. A report the server cannot
 //! take now is kept in `.perflab/outbox/` and sent before the next `--join` run's: nothing is
-//! lost when the teacher's laptop is briefly away.
+//! lost when the teacher's laptop is briefly away. While the run goes on, its progress is
+//! streamed to the workshop's projector view ([`Projector`]); the run never waits for it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use perflab_workshop::live::{LiveEvent, LivePost};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{JoinArgs, WorkshopServeArgs};
@@ -60,6 +63,9 @@ struct Outgoing {
 /// Where `--join` stands before the run: whom to send as, and what they predicted.
 pub struct Joining {
     url: String,
+    /// This run's id: its live stream's and its submission's (a retried submission is not
+    /// counted twice, and the projector finds the run's verdict by it).
+    run_id: String,
     student: String,
     prediction: String,
     outbox: PathBuf,
@@ -111,6 +117,7 @@ pub async fn joining(
     };
     let joining = Joining {
         url,
+        run_id: format!("{:032x}", rand::rng().random::<u128>()),
         student,
         prediction,
         outbox: home(root).join("outbox"),
@@ -179,34 +186,34 @@ async fn send(o: &Outgoing) -> Result<(), SendError> {
 }
 
 impl Joining {
-    /// Sends this run's report; on failure keeps it in the outbox and says so. Never fails the
-    /// run: the measurement is already written.
-    pub async fn submit(&self, report_json: &Path) {
+    /// Sends this run's report; on failure keeps it in the outbox and says so, and returns
+    /// why. Never fails the run: the measurement is already written.
+    pub async fn submit(&self, report_json: &Path) -> Result<(), String> {
         let report = match std::fs::read(report_json)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         {
             Some(r) => r,
             None => {
-                eprintln!(
-                    "workshop: could not read {} to send it",
-                    report_json.display()
-                );
-                return;
+                let why = format!("could not read {} to send it", report_json.display());
+                eprintln!("workshop: {why}");
+                return Err(why);
             }
         };
-        let client_id = format!("{:032x}", rand::rng().random::<u128>());
         let o = Outgoing {
             url: self.url.clone(),
             body: perflab_workshop::submission::SubmissionBody {
-                client_id,
+                client_id: self.run_id.clone(),
                 student: self.student.clone(),
                 prediction: self.prediction.clone(),
                 report,
             },
         };
         match send(&o).await {
-            Ok(()) => println!("workshop: sent to {} as {}", self.url, self.student),
+            Ok(()) => {
+                println!("workshop: sent to {} as {}", self.url, self.student);
+                Ok(())
+            }
             Err(e) => {
                 let why = match e {
                     SendError::Away(w) => format!("the server is not answering ({w})"),
@@ -219,7 +226,31 @@ impl Joining {
                     ),
                     Err(err) => eprintln!("workshop: not sent — {why}; and not kept either: {err}"),
                 }
+                Err(format!("its report was not sent: {why}"))
             }
+        }
+    }
+
+    /// Starts streaming this run's progress to the workshop's projector view.
+    pub fn projector(&self, lab: &str, variants: Vec<String>) -> Projector {
+        let (tx, rx) = mpsc::channel(FEED_QUEUE);
+        let post = LivePost {
+            run: self.run_id.clone(),
+            student: self.student.clone(),
+            lab: lab.to_string(),
+            variants,
+            events: Vec::new(),
+        };
+        let url = format!("{}/live", self.url);
+        let task = tokio::spawn(stream_live(url.clone(), post.clone(), rx));
+        Projector {
+            feed: LiveFeed {
+                tx,
+                started: Instant::now(),
+            },
+            task,
+            url,
+            post,
         }
     }
 
@@ -255,4 +286,161 @@ impl Joining {
             }
         }
     }
+}
+
+/// Events waiting to be sent; when the server is slower than the run, the newest are dropped
+/// rather than the run kept waiting.
+const FEED_QUEUE: usize = 4096;
+/// How often a batch goes to the server.
+const FEED_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the rounds' progress goes besides the terminal: a queue the feed task empties.
+/// Sending never blocks and never fails the run.
+#[derive(Clone)]
+pub struct LiveFeed {
+    tx: mpsc::Sender<LiveEvent>,
+    started: Instant,
+}
+
+impl LiveFeed {
+    /// Seconds since the run started, the stream's clock.
+    pub fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    pub fn send(&self, event: LiveEvent) {
+        let _ = self.tx.try_send(event);
+    }
+}
+
+/// A run's live stream to the projector view: the feed the rounds write to, and the task that
+/// posts it once a second (one small request a second on the student's machine, while it
+/// measures: the cost of being watched).
+pub struct Projector {
+    feed: LiveFeed,
+    task: tokio::task::JoinHandle<Streamed>,
+    url: String,
+    post: LivePost,
+}
+
+/// What the feed task managed to send.
+#[derive(Default)]
+struct Streamed {
+    sent: u64,
+    failed: u64,
+    last_error: Option<String>,
+}
+
+impl Projector {
+    pub fn feed(&self) -> LiveFeed {
+        self.feed.clone()
+    }
+
+    /// Sends what is still queued and ends the stream. The run's verdict reaches the projector
+    /// with its report; when none will, [`Watched::ended`] says why.
+    pub async fn close(self) -> Watched {
+        let Projector {
+            feed,
+            task,
+            url,
+            post,
+            ..
+        } = self;
+        drop(feed);
+        // Every other copy of the feed went with the plan when the rounds ended.
+        let streamed = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        if streamed.failed > 0 {
+            eprintln!(
+                "workshop: the projector view missed {} of {} updates ({})",
+                streamed.failed,
+                streamed.sent + streamed.failed,
+                streamed.last_error.unwrap_or_default()
+            );
+        }
+        Watched { url, post }
+    }
+}
+
+/// A run whose stream has ended: its projector view waits for the verdict.
+pub struct Watched {
+    url: String,
+    post: LivePost,
+}
+
+impl Watched {
+    /// Tells the projector view the run stopped without a verdict reaching it, and why.
+    pub async fn ended(&self, reason: String) {
+        let reason: String = reason
+            .chars()
+            .take(perflab_workshop::live::MAX_LINE)
+            .collect();
+        let last = LivePost {
+            events: vec![LiveEvent::Ended { reason }],
+            ..self.post.clone()
+        };
+        let _ = post_live(&self.url, &last).await;
+    }
+}
+
+async fn post_live(url: &str, post: &LivePost) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .post(url)
+        .json(post)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        Err(format!(
+            "{status}: {}",
+            resp.text().await.unwrap_or_default().trim()
+        ))
+    }
+}
+
+/// The feed task: a batch of what the rounds reported, once a second, until the feed closes.
+/// A batch the server does not take is dropped (the projector shows a gap), never retried:
+/// the stream is for watching now, the report is what lasts.
+async fn stream_live(url: String, post: LivePost, mut rx: mpsc::Receiver<LiveEvent>) -> Streamed {
+    let mut streamed = Streamed::default();
+    let mut open = true;
+    while open {
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + FEED_EVERY;
+        while events.len() < perflab_workshop::live::MAX_EVENTS {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => {
+                    open = false;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
+        let batch = LivePost {
+            events,
+            ..post.clone()
+        };
+        match post_live(&url, &batch).await {
+            Ok(()) => streamed.sent += 1,
+            Err(e) => {
+                streamed.failed += 1;
+                streamed.last_error = Some(e);
+            }
+        }
+    }
+    streamed
 }

@@ -2,13 +2,16 @@
 //! their report JSON with a name and a prediction (`perflab lab X --join URL`); the server keeps
 //! them in SQLite ([`store`]), checks them ([`submission`]) and shows the class page — every
 //! prediction against every measured ratio, live as submissions arrive (server-sent events) —
-//! and exports it ([`pages`]).
+//! and exports it ([`pages`]). While a student's run is in progress, its perflab streams the
+//! rounds' throughput and latency to the projector view ([`live`]), which ends with the verdict
+//! once the report arrives.
 //!
 //! Safety: the server binds loopback unless told otherwise; submissions need the join code in
 //! their URL; deleting a submission and closing a lab need the teacher's token
 //! (`Authorization: Bearer …`); bodies are size-limited and validated against the report's
 //! schema before anything is stored; everything a student typed is escaped in pages.
 
+pub mod live;
 pub mod pages;
 pub mod store;
 pub mod submission;
@@ -16,7 +19,7 @@ pub mod submission;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,6 +31,7 @@ use futures::Stream;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use live::{Board, LivePost, Verdict};
 pub use store::{Store, StoreError, Workshop};
 use submission::SubmissionBody;
 
@@ -68,6 +72,10 @@ struct AppState {
     stop: CancellationToken,
     /// One message per change; open class pages reload on it.
     changes: broadcast::Sender<String>,
+    /// Runs in progress, for the projector view.
+    board: Mutex<Board>,
+    /// Every accepted live batch (JSON), for open projector pages.
+    live: broadcast::Sender<String>,
 }
 
 type Shared = Arc<AppState>;
@@ -100,9 +108,11 @@ fn check_code(state: &AppState, code: &str) -> Result<(), Refusal> {
 }
 
 fn check_teacher(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    use subtle::ConstantTimeEq;
     let expected = format!("Bearer {}", state.workshop.teacher_token);
-    match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(given) if given == expected => Ok(()),
+    match headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()) {
+        // In constant time: how long a refusal takes says nothing about how much was right.
+        Some(given) if bool::from(given.ct_eq(expected.as_bytes())) => Ok(()),
         Some(_) => Err(Refusal(
             StatusCode::FORBIDDEN,
             "that is not this workshop's teacher token".into(),
@@ -166,6 +176,21 @@ async fn submit(
         ));
     }
     let stored = s.store.add(&body.client_id, &summary, &body.report).await?;
+    // A run the projector is showing ends with its verdict.
+    let verdict = Verdict::of(
+        &body.report,
+        &summary.status,
+        summary.invalid_reason.as_deref(),
+    );
+    {
+        let mut board = s.board.lock().expect("board");
+        if let Some(update) = board.finish(&body.client_id, verdict) {
+            // Sent under the lock, so pages receive batches in the order they were numbered.
+            let _ = s
+                .live
+                .send(serde_json::to_string(&update).unwrap_or_default());
+        }
+    }
     Ok(match stored {
         store::Stored::New(id) => {
             let _ = s.changes.send(summary.lab.clone());
@@ -246,13 +271,12 @@ async fn export_md(State(s): State<Shared>, Path(code): Path<String>) -> Result<
         .into_response())
 }
 
-async fn events(
-    State(s): State<Shared>,
-    Path(code): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Refusal> {
-    check_code(&s, &code)?;
-    let rx = s.changes.subscribe();
-    let stop = s.stop.clone();
+/// A channel's messages as server-sent events, until the server stops. A page too slow to
+/// keep up is sent `resync` instead of what it missed.
+fn event_stream(
+    rx: broadcast::Receiver<String>,
+    stop: CancellationToken,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = futures::stream::unfold((rx, stop), |(mut rx, stop)| async move {
         let next = tokio::select! {
             r = rx.recv() => r,
@@ -260,14 +284,65 @@ async fn events(
         };
         match next {
             Ok(what) => Some((Ok(Event::default().data(what)), (rx, stop))),
-            // A slow page missed some: one event still makes it reload.
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                Some((Ok(Event::default().data("changes")), (rx, stop)))
+                Some((Ok(Event::default().data("resync")), (rx, stop)))
             }
             Err(broadcast::error::RecvError::Closed) => None,
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn events(
+    State(s): State<Shared>,
+    Path(code): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Refusal> {
+    check_code(&s, &code)?;
+    Ok(event_stream(s.changes.subscribe(), s.stop.clone()))
+}
+
+/// A batch of a run in progress: checked, applied to the board, passed on to projector pages.
+async fn live_post(
+    State(s): State<Shared>,
+    Path(code): Path<String>,
+    body: Result<Json<LivePost>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, Refusal> {
+    check_code(&s, &code)?;
+    let Json(post) =
+        body.map_err(|e| Refusal(e.status(), format!("not a live batch: {}", e.body_text())))?;
+    let mut board = s.board.lock().expect("board");
+    let update = board
+        .apply(&post)
+        .map_err(|e| Refusal(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    // Sent under the lock, so pages receive batches in the order they were numbered.
+    let _ = s
+        .live
+        .send(serde_json::to_string(&update).unwrap_or_default());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn live_runs(
+    State(s): State<Shared>,
+    Path(code): Path<String>,
+) -> Result<Json<live::Snapshot>, Refusal> {
+    check_code(&s, &code)?;
+    Ok(Json(s.board.lock().expect("board").snapshot()))
+}
+
+async fn live_events(
+    State(s): State<Shared>,
+    Path(code): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Refusal> {
+    check_code(&s, &code)?;
+    Ok(event_stream(s.live.subscribe(), s.stop.clone()))
+}
+
+async fn projector(
+    State(s): State<Shared>,
+    Path(code): Path<String>,
+) -> Result<Html<String>, Refusal> {
+    check_code(&s, &code)?;
+    Ok(Html(pages::projector(&code)))
 }
 
 fn router(state: Shared) -> Router {
@@ -279,6 +354,13 @@ fn router(state: Shared) -> Router {
         .route("/w/{code}/submissions", post(submit))
         .route("/w/{code}/submissions/{id}", delete(remove))
         .route("/w/{code}/events", get(events))
+        .route(
+            "/w/{code}/live",
+            post(live_post).layer(DefaultBodyLimit::max(live::MAX_BODY)),
+        )
+        .route("/w/{code}/live.json", get(live_runs))
+        .route("/w/{code}/live/events", get(live_events))
+        .route("/w/{code}/projector", get(projector))
         .route("/w/{code}/export.csv", get(export_csv))
         .route("/w/{code}/summary.md", get(export_md))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -306,11 +388,14 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
     ready(addr, &workshop);
     let (changes, _) = broadcast::channel(64);
+    let (live, _) = broadcast::channel(256);
     let state = Arc::new(AppState {
         store: store.clone(),
         workshop,
         stop: stop.clone(),
         changes,
+        board: Mutex::new(Board::default()),
+        live,
     });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(stop.cancelled_owned())

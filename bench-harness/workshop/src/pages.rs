@@ -1,6 +1,8 @@
 //! The pages and exports, rendered on the server from the stored rows: no script or style is
-//! fetched at view time (the page's one script listens for new submissions and reloads). Every
-//! text a student typed is escaped.
+//! fetched at view time. A class page's one script listens for new submissions and swaps in
+//! the page's new content; the projector page draws a run in progress from what it is streamed
+//! (`projector.js`, compiled into the binary). Every text a student typed is escaped (the
+//! projector's script sets it as text, never as markup).
 
 use std::fmt::Write;
 
@@ -15,16 +17,21 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(title: &str, code: &str, body: &str) -> String {
+/// A class page follows new submissions: it fetches itself again and swaps in the new content
+/// (no reload, so the place on the page is kept).
+const CLASS_PAGE_JS: &str = "new EventSource(location.pathname.split('/').slice(0,3).join('/')+'/events').onmessage=async()=>{\
+const t=await (await fetch(location.href)).text();\
+document.querySelector('main').innerHTML=new DOMParser().parseFromString(t,'text/html').querySelector('main').innerHTML;};";
+
+fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
 body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;font-size:18px}}\
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ddd;padding:4px 10px;text-align:right}}\
 td:first-child,th:first-child{{text-align:left}}tr.invalid td{{color:#999}}.flag{{color:#c0392b}}\
-.legend{{background:#f8f9fa;padding:.5em}}</style></head><body>{body}\
-<script>new EventSource('/w/{code}/events').onmessage=()=>location.reload();</script></body></html>\n",
+.legend{{background:#f8f9fa;padding:.5em}}</style></head><body><main>{body}</main>\
+<script>{CLASS_PAGE_JS}</script></body></html>\n",
         esc(title),
-        code = esc(code),
     )
 }
 
@@ -74,10 +81,10 @@ pub fn overview(code: &str, rows: &[Row]) -> String {
     }
     let _ = write!(
         body,
-        "<p><a href=\"/w/{c}/export.csv\">CSV</a> · <a href=\"/w/{c}/summary.md\">Markdown summary</a></p>",
+        "<p><a href=\"/w/{c}/projector\">projector view</a> (a run in progress, live) · <a href=\"/w/{c}/export.csv\">CSV</a> · <a href=\"/w/{c}/summary.md\">Markdown summary</a></p>",
         c = esc(code)
     );
-    page(&format!("Workshop {code}"), code, &body)
+    page(&format!("Workshop {code}"), &body)
 }
 
 /// One lab's class page: predictions against results, the class's median and spread, each
@@ -218,8 +225,12 @@ pub fn lab_page(code: &str, lab: &str, open: bool, rows: &[Row], variant: Option
         );
     }
     body.push_str("</table>");
-    let _ = write!(body, "<p><a href=\"/w/{}\">all labs</a></p>", esc(code));
-    page(&format!("{lab} — workshop {code}"), code, &body)
+    let _ = write!(
+        body,
+        "<p><a href=\"/w/{c}\">all labs</a> · <a href=\"/w/{c}/projector\">projector view</a></p>",
+        c = esc(code)
+    );
+    page(&format!("{lab} — workshop {code}"), &body)
 }
 
 /// Predictions (x) against measured ratios (y), each with its interval; the diagonal is "as
@@ -386,4 +397,26 @@ pub fn summary_md(code: &str, rows: &[Row]) -> String {
         }
     }
     md
+}
+
+/// The projector view: the newest run in progress (or `?run=ID`), drawn by `projector.js` from
+/// the live stream; every run on the board is listed to switch to.
+pub fn projector(code: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Projector — workshop {c}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:1em 2em;color:#222;font-size:20px}}\
+h1{{margin:.2em 0}}#now{{font-size:28px;font-weight:bold;color:#1f4e79}}\
+svg{{width:100%;max-width:1200px;height:auto;display:block;font-size:16px}}\
+#runs a{{margin-right:1em}}#runs a.current{{font-weight:bold}}#legend{{background:#f8f9fa;padding:.4em}}\
+#log{{font-family:monospace;font-size:16px;color:#555}}#verdict{{border:3px solid #2ca02c;padding:.5em 1em;margin:1em 0}}\
+.comparison{{font-size:28px}}.flag{{color:#c0392b}}</style></head><body>\
+<p id=\"runs\"></p><p id=\"waiting\">Waiting for a run: start one with <code>just lab NAME --join URL-of-the-class-page</code>.</p>\
+<section id=\"run\" hidden><h1 id=\"who\"></h1><p id=\"now\"></p><section id=\"verdict\" hidden></section>\
+<h2>Throughput</h2><svg id=\"throughput\" viewBox=\"0 0 1000 280\" xmlns=\"http://www.w3.org/2000/svg\"></svg>\
+<h2>Latency</h2><svg id=\"latency\" viewBox=\"0 0 1000 280\" xmlns=\"http://www.w3.org/2000/svg\"></svg>\
+<p id=\"legend\"></p><ul id=\"log\"></ul></section>\
+<p><a href=\"/w/{c}\">class results</a></p><script>{js}</script></body></html>\n",
+        c = esc(code),
+        js = include_str!("projector.js"),
+    )
 }

@@ -44,7 +44,7 @@ pub struct Summary {
 }
 
 /// One comparison's headline metric in a report: a variant against the first.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Headline {
     pub metric: Option<String>,
     pub ratio: Option<f64>,

@@ -114,12 +114,20 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     };
     let mut output = args.output.clone();
     output.out = Some(report_dir.clone());
+    // A workshop run is also watched as it goes, on the projector view.
+    let projector = joining.as_ref().map(|j| {
+        j.projector(
+            &desc.name,
+            desc.variants.iter().map(|v| v.name.clone()).collect(),
+        )
+    });
     let result = match &sweep {
         None if args.capacity.slo.is_some() => {
             search_capacity(&setup, &desc, &params, &output, &report_dir, cancel).await
         }
         None => {
-            let plan = setup.plan(&desc, &params, rounds, &args.load)?;
+            let mut plan = setup.plan(&desc, &params, rounds, &args.load)?;
+            plan.live = projector.as_ref().map(|p| p.feed());
             execute(plan, &output, setup.run_info(&desc), cancel).await
         }
         Some(spec) => {
@@ -157,8 +165,19 @@ pub async fn run_lab(args: LabArgs, cancel: CancellationToken) -> anyhow::Result
     };
     let _ = std::fs::write(report_dir.join("plugin.log"), plugin.log.all());
     drop(services);
-    if let (Some(j), Ok(_)) = (&joining, &result) {
-        j.submit(&report_dir.join("report.json")).await;
+    let watched = match projector {
+        Some(p) => Some(p.close().await),
+        None => None,
+    };
+    if let (Some(j), Some(watched)) = (&joining, &watched) {
+        // The projector ends with the verdict the report brings, or with why none will come.
+        let sent = match &result {
+            Ok(_) => j.submit(&report_dir.join("report.json")).await,
+            Err(e) => Err(format!("{e:#}")),
+        };
+        if let Err(why) = sent {
+            watched.ended(why).await;
+        }
     }
     if let Some(guide) = dir.map(|d| d.join("README.md")).filter(|g| g.is_file()) {
         println!("guide: {}", guide.display());
@@ -320,6 +339,7 @@ impl LabSetup<'_> {
             threads: load.threads,
             scrape_metrics: true,
             focus: self.focus.clone(),
+            live: None,
         })
     }
 
