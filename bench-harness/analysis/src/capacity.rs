@@ -569,7 +569,7 @@ fn reason_variant(r: &InvalidReason) -> Option<&str> {
         | InvalidReason::Errors { variant, .. }
         | InvalidReason::NoRequests { variant }
         | InvalidReason::FocusMissing { variant, .. } => Some(variant),
-        InvalidReason::NotReady { .. } => None,
+        InvalidReason::NotReady { .. } | InvalidReason::Shard { .. } => None,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::summary::Hist;
 use crate::validity::ValidityLimits;
 
 /// One measured round of one variant.
+#[derive(Clone)]
 pub struct RoundMeasurement {
     /// Index into [`RunInput::variants`].
     pub variant: usize,
@@ -48,6 +49,7 @@ pub struct RoundMeasurement {
 }
 
 /// The requests of one name in one round.
+#[derive(Clone)]
 pub struct NameMeasurement {
     pub latency: Hist,
     pub requests: u64,

@@ -60,6 +60,13 @@ pub enum InvalidReason {
         variant: String,
         name: String,
     },
+    /// A run merged from shards lacks one, or one did not keep the common timetable: the
+    /// merged data is not the run that was asked for.
+    Shard {
+        /// `I/N`
+        shard: String,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for InvalidReason {
@@ -107,6 +114,7 @@ impl std::fmt::Display for InvalidReason {
                 "{variant}: the verdict is about the requests named {name:?}, and a round had none \
                  (the lab names its requests differently: see the by-name table, or --focus)"
             ),
+            InvalidReason::Shard { shard, why } => write!(f, "shard {shard}: {why}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use perflab_load::{LoadModel, ModelError, parse_stages};
 
 /// Shown under `--help` of `perflab`, `perflab run` and `perflab lab`.
-pub const EXIT_CODES: &str = "Exit codes: 0 complete, every threshold passed · 1 error · 2 usage · 3 a threshold failed · 4 the run is invalid (no verdict; the report says why) · 130 interrupted by SIGINT, SIGTERM or SIGHUP (a partial report is written)";
+pub const EXIT_CODES: &str = "Exit codes: 0 complete, every threshold passed · 1 error · 2 usage · 3 a threshold failed · 4 the run is invalid (no verdict; the report says why) · 5 a shard started after its --start-at limit (it ran nothing) · 130 interrupted by SIGINT, SIGTERM or SIGHUP (a partial report is written)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +40,12 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Rebuild a run's report from its interval log (`--hlog`): verdicts, tables, thresholds.
     Report(ReportArgs),
+    /// Merge the interval logs of one run's shards (`run … --shard I/N --hlog FILE`) into one
+    /// report: histograms added per round, verdicts and thresholds judged on the merged data.
+    Merge(MergeArgs),
+    /// Run one `perflab run` split over several load generators, then merge: `--local N`
+    /// processes on this machine.
+    Distribute(DistributeArgs),
     /// A workshop: `perflab workshop serve` holds a class's results (students send theirs with
     /// `perflab lab NAME --join URL`).
     #[command(subcommand)]
@@ -75,6 +81,97 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct MergeArgs {
+    /// Every shard's interval log (`--hlog`), or folders holding them (`*.hlog`).
+    #[arg(required = true)]
+    pub logs: Vec<PathBuf>,
+    /// More pass/fail rules, judged on the merged data with the ones the run had.
+    #[arg(long = "threshold")]
+    pub thresholds: Vec<String>,
+    /// Report folder (default: reports/<name>-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct DistributeArgs {
+    /// Run N shards as processes on this machine (each its share of one schedule), then merge.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64),
+          required_unless_present = "k8s", conflicts_with = "k8s")]
+    pub local: Option<u32>,
+    /// `render`: write the Kubernetes manifests instead (an Indexed Job of --shards pods, a
+    /// merge Job, the reference service as a Deployment) and the commands to run them.
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub k8s: Option<K8sAction>,
+    /// How many shards (pods) the manifests run.
+    #[arg(long, value_name = "N", requires = "k8s", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub shards: Option<u32>,
+    /// The container image with `perflab` and `reference-app` on its PATH.
+    #[arg(long, requires = "k8s", default_value = "perflab:latest")]
+    pub image: String,
+    /// When the pods start their load: RFC 3339 or unix seconds (Kubernetes runs the pods when
+    /// it can; they all wait for this instant).
+    #[arg(long, value_parser = start_time, requires = "k8s")]
+    pub start_at: Option<std::time::SystemTime>,
+    /// Relative weights of the shards, e.g. `2,1,1` (default: equal).
+    #[arg(long, value_name = "W,W,…")]
+    pub shard_weights: Option<String>,
+    /// When the shards start, from now (they all wait for the same instant).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2s")]
+    pub start_in: Duration,
+    /// Folder for the shards' logs and reports and the merged report (default:
+    /// reports/distributed-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The `perflab run` command every shard runs, after `--`: e.g. `-- run URL --rate 300
+    /// --rounds 4 -d 2s` (the word `run` may be left out).
+    #[arg(last = true, required = true, value_name = "RUN ARGS")]
+    pub run: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum K8sAction {
+    /// Write the manifests.
+    Render,
+}
+
+/// One run split over several load generators: this one runs shard I of N.
+#[derive(Debug, Clone, Args)]
+pub struct ShardArgs {
+    /// Run shard I of N of the schedule (counted from 0): an open model's arrivals keep their
+    /// global send times, a closed model's VUs their global numbers. Needs --rounds and
+    /// --start-at, so every shard runs the same rounds at the same times; merge the shards'
+    /// --hlog files with `perflab merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Relative weights of the N shards, e.g. `2,1,1` for a machine twice as big.
+    #[arg(long, value_name = "W,W,…", requires = "shard")]
+    pub shard_weights: Option<String>,
+    /// When the run starts: RFC 3339 (`2026-12-02T10:00:00Z`) or unix seconds. Every shard
+    /// waits for it, then keeps time on its own monotonic clock.
+    #[arg(long, value_parser = start_time, requires = "shard")]
+    pub start_at: Option<std::time::SystemTime>,
+    /// A shard that reaches its start later than this after --start-at runs nothing and exits
+    /// with code 5.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    pub start_limit: Duration,
+}
+
+fn start_time(text: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs));
+    }
+    humantime::parse_rfc3339_weak(text).map_err(|e| {
+        format!("{text:?}: expected RFC 3339 (2026-12-02T10:00:00Z) or unix seconds ({e})")
+    })
+}
+
 impl Command {
     /// Load-generator threads the command wants (its runtime is built before it runs).
     pub fn threads(&self) -> usize {
@@ -82,7 +179,12 @@ impl Command {
             Command::Run(a) => a.load.threads,
             Command::Lab(a) => a.load.threads,
             Command::Calibrate(a) => a.load.threads,
-            Command::Labs | Command::NewLab { .. } | Command::Report(_) | Command::Workshop(_) => 1,
+            Command::Labs
+            | Command::NewLab { .. }
+            | Command::Report(_)
+            | Command::Merge(_)
+            | Command::Distribute(_)
+            | Command::Workshop(_) => 1,
         }
     }
 }
@@ -281,6 +383,8 @@ pub struct RunArgs {
     pub sweep: Option<crate::sweep_spec::SweepSpec>,
     #[command(flatten)]
     pub capacity: CapacityArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]

@@ -181,6 +181,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
         cancel: cancel.clone(),
         progress: None,
         intervals: false,
+        stripe: None,
     })
     .await?;
     let ticks = (probe.elapsed.as_millis() / 100) as usize;
@@ -229,6 +230,7 @@ pub async fn calibrate(args: CalibrateArgs, cancel: CancellationToken) -> anyhow
             profile: None,
             focus: None,
             live: None,
+            shard: None,
         };
         let outcome = experiment::run(&plan, &cancel, &Arc::new(Progress::new(true))).await?;
         let names = vec!["A".to_string(), "B".to_string()];

@@ -145,6 +145,14 @@ pub async fn measure(
             thresholds: thresholds.iter().map(ToString::to_string).collect(),
             not_ready: outcome.not_ready.clone(),
             meta: meta.clone(),
+            shard: plan.shard.as_ref().map(|s| hlog::ShardNote {
+                index: s.shard.index(),
+                count: s.shard.count(),
+                weights: s.shard.weights().to_vec(),
+                start_at: humantime::format_rfc3339_millis(s.start_at).to_string(),
+                plan: plan.fingerprint(),
+                timing: outcome.timing.clone().unwrap_or_default(),
+            }),
         };
         hlog::write(
             path,
@@ -240,7 +248,10 @@ fn all_thresholds(declared: Vec<Threshold>, given: &[String]) -> anyhow::Result<
 
 /// Where the run stops being a measurement: the generator's cores, and the error rate the
 /// run's own thresholds allow (the strictest `error_rate <` limit, or 5 %).
-fn validity_limits(generator_threads: usize, thresholds: &[Threshold]) -> ValidityLimits {
+pub(crate) fn validity_limits(
+    generator_threads: usize,
+    thresholds: &[Threshold],
+) -> ValidityLimits {
     let declared = thresholds
         .iter()
         .filter(|t| t.metric() == Metric::ErrorRate)
@@ -289,7 +300,7 @@ async fn run_experiment(
     Ok((outcome?, environment))
 }
 
-fn judge(
+pub(crate) fn judge(
     thresholds: &[Threshold],
     analysis: &Analysis,
     saved: Option<&Baseline>,

@@ -12,6 +12,9 @@ pub enum Exit {
     /// The run cannot be trusted (the load generator, the schedule, errors or the service was
     /// the problem): the report says why, and states no verdict.
     Invalid,
+    /// A shard reached its start after `--start-at` plus `--start-limit`: it ran nothing (its
+    /// share is missing, and a merge says so).
+    LateStart,
     /// Ctrl-C (or SIGTERM): a partial report was written.
     Interrupted,
 }
@@ -23,6 +26,7 @@ impl Exit {
             Exit::Error => 1,
             Exit::ThresholdFailed => 3,
             Exit::Invalid => 4,
+            Exit::LateStart => 5,
             Exit::Interrupted => 130,
         }
     }

@@ -30,6 +30,7 @@ use perflab_load::counters;
 use perflab_load::engine::{EngineError, Live, RoundConfig, RoundData, run_round};
 use perflab_load::intervals::Interval;
 use perflab_load::record::TICK;
+use perflab_load::shard::Shard;
 use perflab_load::workload::{BodyNeed, RequestSpec, Workload};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -118,9 +119,68 @@ pub struct Plan {
     pub focus: Option<String>,
     /// Also stream the rounds' progress to a workshop's projector view (`--join`).
     pub live: Option<LiveFeed>,
+    /// Run only this shard's part of the schedule, on the shards' common timetable
+    /// (`--shard I/N --start-at T`).
+    pub shard: Option<ShardPlan>,
+}
+
+/// One shard of a run spread over several load generators.
+#[derive(Debug, Clone)]
+pub struct ShardPlan {
+    pub shard: Shard,
+    /// `--start-at` on this machine's monotonic clock: the first round's load starts here.
+    pub start: Instant,
+    /// `--start-at` as given.
+    pub start_at: SystemTime,
+}
+
+/// Between two rounds of a sharded run: time for the round's end (counters, readiness) and
+/// for shard 0 to switch the service to the next variant before any shard sends.
+pub const SLOT_MARGIN: Duration = Duration::from_millis(1500);
+/// A round that starts its load later than this after its slot is out of step with the other
+/// shards: the shard's output is marked invalid.
+pub const LATE_ROUND: Duration = Duration::from_millis(250);
+
+/// Every shard runs the same timetable: round k (warm-up rounds first) starts its load at the
+/// start plus the lengths of the rounds before it, each with [`SLOT_MARGIN`].
+#[derive(Debug, Default)]
+struct Timetable {
+    next: Option<Instant>,
+    timing: ShardTiming,
+}
+
+/// How well a shard kept the common timetable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ShardTiming {
+    /// Per round, how late its load started after its slot (seconds).
+    pub skews: Vec<f64>,
+    /// Rounds that started more than [`LATE_ROUND`] late.
+    pub late: Vec<String>,
 }
 
 impl Plan {
+    /// What every shard of one run must agree on — variants, model, round plan, seed, start
+    /// time, weights — as a short hash, compared by `perflab merge`. (FNV-1a by hand: one
+    /// line, and a hash crate would add nothing but a dependency.)
+    pub fn fingerprint(&self) -> String {
+        let shard = self.shard.as_ref();
+        let text = serde_json::json!({
+            "variants": self.variants.iter().map(|v| &v.name).collect::<Vec<_>>(),
+            "model": self.model,
+            "settle": self.settle.as_secs_f64(),
+            "warmup": self.warmup.as_secs_f64(),
+            "blocks": self.stop.fixed_blocks,
+            "seed": self.seed,
+            "weights": shard.map(|s| s.shard.weights().to_vec()),
+            "start_at": shard.map(|s| s.start_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()),
+        })
+        .to_string();
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{hash:016x}")
+    }
+
     /// The most blocks (round pairs, for a comparison) this plan can run: its fixed count, or
     /// as many whole blocks as fit its time budget (at least one: the first always runs).
     pub fn most_blocks(&self) -> u32 {
@@ -169,6 +229,8 @@ pub struct Outcome {
     pub profiles: Vec<Option<Profile>>,
     /// Per variant: what the service said about it once selected (`GET /admin/notes`).
     pub notes: Vec<Vec<ServiceNote>>,
+    /// A sharded run: how well this shard kept the common timetable.
+    pub timing: Option<ShardTiming>,
 }
 
 impl Outcome {
@@ -395,9 +457,33 @@ struct RoundRun<'a> {
     plan: &'a Plan,
     cancel: &'a CancellationToken,
     progress: &'a Arc<Progress>,
+    timetable: &'a std::sync::Mutex<Timetable>,
 }
 
 impl RoundRun<'_> {
+    /// Waits for this round's slot on the common timetable, and notes how late it started.
+    async fn wait_for_slot(&self, shard: &ShardPlan, length: Duration, label: &str) {
+        let at = {
+            let mut t = self.timetable.lock().expect("timetable");
+            let at = t.next.unwrap_or(shard.start);
+            t.next = Some(at + length + SLOT_MARGIN);
+            at
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(at.into()) => {}
+            _ = self.cancel.cancelled() => {}
+        }
+        let late = Instant::now().saturating_duration_since(at);
+        let mut t = self.timetable.lock().expect("timetable");
+        t.timing.skews.push(late.as_secs_f64());
+        if late > LATE_ROUND {
+            t.timing.late.push(format!(
+                "{label} started {:.0} ms after its slot",
+                late.as_secs_f64() * 1e3
+            ));
+        }
+    }
+
     async fn one(
         &self,
         v: &Variant,
@@ -413,7 +499,16 @@ impl RoundRun<'_> {
             index,
         }: Extras,
     ) -> Result<RoundOutput, ExperimentError> {
-        select_variant(v).await?;
+        // In a sharded run only shard 0 switches the service; the others run the same
+        // variant in the same slot.
+        if self
+            .plan
+            .shard
+            .as_ref()
+            .is_none_or(|s| s.shard.index() == 0)
+        {
+            select_variant(v).await?;
+        }
         let before = if self.plan.scrape_metrics {
             scrape(&v.target).await
         } else {
@@ -429,6 +524,9 @@ impl RoundRun<'_> {
             _ => {}
         }
         let total = model.duration() + settle;
+        if let Some(shard) = &self.plan.shard {
+            self.wait_for_slot(shard, total, label).await;
+        }
         self.progress.round_started(RoundStart {
             variant: &v.name,
             label,
@@ -449,6 +547,7 @@ impl RoundRun<'_> {
                 move |live: Live| progress.tick(&Live { total, ..live })
             })),
             intervals,
+            stripe: self.plan.shard.as_ref().map(|s| s.shard.stripe()),
         })
         .await;
         // Counters first: collecting a profile symbolises it, which costs the service CPU that
@@ -511,7 +610,14 @@ struct RoundOutput {
 /// Returns `false` only when it ran the whole cap and was still changing (a warm-up too short
 /// to judge is not reported as unsettled).
 async fn warm_up(run: &RoundRun<'_>, v: &Variant, cap: Duration) -> Result<bool, ExperimentError> {
-    let chunk = Duration::from_secs(1).min(cap);
+    // A sharded run's warm-up is one round of the whole cap: every shard's timetable must be
+    // the same, so none may stop early because its own series settled.
+    let sharded = run.plan.shard.is_some();
+    let chunk = if sharded {
+        cap
+    } else {
+        Duration::from_secs(1).min(cap)
+    };
     let mut series: Vec<f64> = Vec::new();
     let mut spent = Duration::ZERO;
     let ticks = (chunk.as_millis() / TICK.as_millis()) as usize;
@@ -531,7 +637,7 @@ async fn warm_up(run: &RoundRun<'_>, v: &Variant, cap: Duration) -> Result<bool,
             .data;
         spent += chunk;
         series.extend(data.recorder.per_tick(ticks).into_iter().map(|c| c as f64));
-        if data.cancelled {
+        if data.cancelled || sharded {
             return Ok(true);
         }
         // Settled: the transient MSER-5 finds ends in the first half of what was seen.
@@ -638,10 +744,25 @@ pub async fn run(
     cancel: &CancellationToken,
     progress: &Arc<Progress>,
 ) -> Result<Outcome, ExperimentError> {
+    let timetable = std::sync::Mutex::new(Timetable::default());
+    let mut outcome = run_rounds(plan, cancel, progress, &timetable).await?;
+    if plan.shard.is_some() {
+        outcome.timing = Some(timetable.into_inner().expect("timetable").timing);
+    }
+    Ok(outcome)
+}
+
+async fn run_rounds(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    progress: &Arc<Progress>,
+    timetable: &std::sync::Mutex<Timetable>,
+) -> Result<Outcome, ExperimentError> {
     let run = RoundRun {
         plan,
         cancel,
         progress,
+        timetable,
     };
     let mut outcome = Outcome {
         rounds: Vec::new(),
@@ -654,6 +775,7 @@ pub async fn run(
         began: (Instant::now(), SystemTime::now()),
         profiles: plan.variants.iter().map(|_| None).collect(),
         notes: plan.variants.iter().map(|_| Vec::new()).collect(),
+        timing: None,
     };
     let target = &plan.variants[0].target;
     validate_variants(plan).await?;

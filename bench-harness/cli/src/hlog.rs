@@ -67,6 +67,23 @@ pub struct RunHeader {
     pub thresholds: Vec<String>,
     pub not_ready: Vec<String>,
     pub meta: Meta,
+    /// One shard of a run spread over several load generators (`--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardNote>,
+}
+
+/// Which shard wrote a log, and how it kept the common timetable: what `perflab merge`
+/// checks before it adds shards together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardNote {
+    pub index: usize,
+    pub count: usize,
+    pub weights: Vec<u32>,
+    /// `--start-at`, RFC 3339.
+    pub start_at: String,
+    /// The plan every shard must share ([`crate::experiment::Plan::fingerprint`]).
+    pub plan: String,
+    pub timing: crate::experiment::ShardTiming,
 }
 
 /// One round's numbers that its histograms do not hold.

@@ -54,6 +54,8 @@ fn main() -> ExitCode {
             Command::NewLab { name } => perflab::lab::new_lab(&name),
             Command::Calibrate(args) => perflab::calibrate::calibrate(args, cancel).await,
             Command::Report(args) => perflab::execute::rebuild(&args),
+            Command::Merge(args) => perflab::distribute::merge(&args),
+            Command::Distribute(args) => perflab::distribute::distribute_local(args, cancel).await,
             Command::Workshop(perflab::args::WorkshopCommand::Serve(args)) => {
                 perflab::workshop::serve(args, cancel).await
             }

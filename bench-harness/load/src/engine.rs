@@ -12,6 +12,7 @@ use crate::intervals::Interval;
 use crate::model::{LoadModel, ModelError};
 use crate::record::{Recorder, Tally};
 use crate::schedule::{ArrivalSchedule, target_vus};
+use crate::shard::Stripe;
 use crate::workload::{ResponseView, VirtualUser, Workload, WorkloadError};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,9 @@ pub struct RoundConfig {
     pub progress: Option<Box<dyn Fn(Live) + Send + Sync>>,
     /// Keep per-second histograms of the measured part, for an interval log (`--hlog`).
     pub intervals: bool,
+    /// This load generator's part of the schedule (`--shard`): the arrivals or VUs it runs, by
+    /// their global numbers. `None`: all of it.
+    pub stripe: Option<Stripe>,
 }
 
 pub struct RoundData {
@@ -87,14 +91,29 @@ struct Shared {
 
 pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
     cfg.model.validate()?;
-    let vus = cfg.model.max_vus();
+    // Each VU by its global number: a shard runs its stripe's, so a ramp starts VUs in the
+    // same order as one process would, and a VU's seed does not depend on the split.
+    let vus: Vec<u32> = match &cfg.stripe {
+        None => (0..cfg.model.max_vus()).collect(),
+        Some(stripe) => {
+            let mine = stripe.local(cfg.model.max_vus() as u64);
+            // An open model's VUs only carry its sends: a shard with sends needs one.
+            let mine = if cfg.model.is_open() {
+                mine.max(1)
+            } else {
+                mine
+            };
+            (0..mine).map(|n| stripe.global(n) as u32).collect()
+        }
+    };
     // Create every VU first: a broken workload fails before any load is sent.
-    let mut users = Vec::with_capacity(vus as usize);
-    for i in 0..vus {
-        users.push(
+    let mut users = Vec::with_capacity(vus.len());
+    for &i in &vus {
+        users.push((
+            i,
             cfg.workload
                 .virtual_user(i, cfg.seed.wrapping_add(i as u64))?,
-        );
+        ));
     }
     // The settle period runs the same model; it is only not measured.
     let model = if cfg.settle.is_zero() {
@@ -107,7 +126,10 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
     let cpu_before = process_cpu();
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        schedule: ArrivalSchedule::for_model(&model),
+        schedule: ArrivalSchedule::for_model(&model).map(|s| match &cfg.stripe {
+            Some(stripe) => s.striped(stripe.clone()),
+            None => s,
+        }),
         model,
         target: cfg.target,
         timeout: cfg.timeout,
@@ -168,14 +190,13 @@ pub async fn run_round(cfg: RoundConfig) -> Result<RoundData, EngineError> {
 
     let tasks: Vec<_> = users
         .into_iter()
-        .enumerate()
         .map(|(i, user)| {
             let shared = shared.clone();
             tokio::spawn(async move {
                 if open {
                     open_vu(user, &shared).await
                 } else {
-                    closed_vu(i as u32, user, &shared).await
+                    closed_vu(i, user, &shared).await
                 }
             })
         })

@@ -4,12 +4,17 @@
 use std::time::Duration;
 
 use crate::model::{LoadModel, Stage};
+use crate::shard::Stripe;
 
 /// A piecewise-linear rate r(t). Send n happens at the t where ∫₀ᵗ r = n.
+///
+/// A striped schedule is one shard's part of it: its n-th send is the stripe's n-th global
+/// send, at that send's global time.
 #[derive(Debug, Clone)]
 pub struct ArrivalSchedule {
     start_rate: f64,
     stages: Vec<Stage>,
+    stripe: Option<Stripe>,
 }
 
 impl ArrivalSchedule {
@@ -21,19 +26,53 @@ impl ArrivalSchedule {
                     duration: *duration,
                     target: *rate,
                 }],
+                stripe: None,
             }),
             LoadModel::RampingArrivalRate {
                 start_rate, stages, ..
             } => Some(ArrivalSchedule {
                 start_rate: *start_rate,
                 stages: stages.clone(),
+                stripe: None,
             }),
             _ => None,
         }
     }
 
+    /// Only the sends of one shard, at their global times.
+    pub fn striped(self, stripe: Stripe) -> ArrivalSchedule {
+        ArrivalSchedule {
+            stripe: Some(stripe),
+            ..self
+        }
+    }
+
     /// Intended offset of send `n` (0-based) from the start, or `None` if it falls after the end.
     pub fn offset(&self, n: u64) -> Option<Duration> {
+        match &self.stripe {
+            Some(s) => self.global_offset(s.global(n)),
+            None => self.global_offset(n),
+        }
+    }
+
+    /// How many sends are due by `elapsed`: those whose intended offset is at most `elapsed`.
+    pub fn due_by(&self, elapsed: Duration) -> u64 {
+        let g = self.global_due_by(elapsed);
+        self.stripe.as_ref().map_or(g, |s| s.local(g))
+    }
+
+    /// Total sends the schedule contains.
+    pub fn total(&self) -> u64 {
+        let g = self.global_total();
+        self.stripe.as_ref().map_or(g, |s| s.local(g))
+    }
+
+    fn global_offset(&self, n: u64) -> Option<Duration> {
+        // The schedule holds ⌊∫r⌋ sends: a last half-slot that fits is not one more send
+        // (the property test on shards found offset and total disagreeing there).
+        if n >= self.global_total() {
+            return None;
+        }
         // Send n happens when the cumulative count reaches n + 0.5: sends are centred in their
         // slot, so a constant rate r sends at 0.5/r, 1.5/r, ... and exactly r·T sends fit in T.
         let mut remaining = n as f64 + 0.5;
@@ -60,9 +99,8 @@ impl ArrivalSchedule {
         None
     }
 
-    /// How many sends are due by `elapsed`: those whose intended offset is at most `elapsed`.
-    /// The inverse of [`offset`](Self::offset), in O(stages).
-    pub fn due_by(&self, elapsed: Duration) -> u64 {
+    /// The inverse of [`global_offset`](Self::global_offset), in O(stages).
+    fn global_due_by(&self, elapsed: Duration) -> u64 {
         let mut t = elapsed.as_secs_f64();
         let mut area = 0.0;
         let mut r0 = self.start_rate;
@@ -84,11 +122,10 @@ impl ArrivalSchedule {
             r0 = r1;
         }
         // Send n is due when the area reaches n + 0.5.
-        ((area + 0.5 + 1e-9).floor() as u64).min(self.total())
+        ((area + 0.5 + 1e-9).floor() as u64).min(self.global_total())
     }
 
-    /// Total sends the schedule contains.
-    pub fn total(&self) -> u64 {
+    fn global_total(&self) -> u64 {
         let mut r0 = self.start_rate;
         let mut total = 0.0;
         for s in &self.stages {
@@ -196,6 +233,44 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.due_by(Duration::from_secs(5)), 5_000_000);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// For random weights, rates and stages, the shards' schedules together are the
+        /// single-process schedule, send for send and instant for instant.
+        #[test]
+        fn the_shards_together_are_the_whole_schedule(
+            weights in proptest::collection::vec(1u32..=5, 1..=5),
+            start in 0.0f64..200.0,
+            stages in proptest::collection::vec((1u64..=3000, 0.0f64..300.0), 1..=4),
+            probe in 0u64..12_000,
+        ) {
+            let model = LoadModel::RampingArrivalRate {
+                start_rate: start,
+                stages: stages
+                    .iter()
+                    .map(|(ms, target)| Stage { duration: Duration::from_millis(*ms), target: *target })
+                    .collect(),
+                max_vus: 1,
+            };
+            let whole = ArrivalSchedule::for_model(&model).unwrap();
+            let mut union: Vec<Duration> = Vec::new();
+            let probe = Duration::from_millis(probe);
+            let mut due = 0;
+            for i in 0..weights.len() {
+                let shard = crate::shard::Shard::new(i, weights.clone()).unwrap();
+                let part = whole.clone().striped(shard.stripe());
+                union.extend((0..part.total()).map(|n| part.offset(n).unwrap()));
+                proptest::prop_assert!(part.offset(part.total()).is_none());
+                due += part.due_by(probe);
+            }
+            union.sort();
+            let all: Vec<Duration> = (0..whole.total()).map(|n| whole.offset(n).unwrap()).collect();
+            proptest::prop_assert_eq!(union, all);
+            proptest::prop_assert_eq!(due, whole.due_by(probe));
+        }
     }
 
     #[test]

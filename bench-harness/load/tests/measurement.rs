@@ -40,6 +40,7 @@ async fn round_settling(server: &TestServer, model: LoadModel, settle: Duration)
         cancel: CancellationToken::new(),
         progress: None,
         intervals: true,
+        stripe: None,
     })
     .await
     .unwrap()

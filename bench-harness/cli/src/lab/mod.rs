@@ -340,6 +340,7 @@ impl LabSetup<'_> {
             scrape_metrics: true,
             focus: self.focus.clone(),
             live: None,
+            shard: None,
         })
     }
 
