@@ -12,13 +12,11 @@ use std::process::Stdio;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use perflab_analysis::thresholds::Threshold;
-use perflab_analysis::{InvalidReason, RoundMeasurement, RunInput, analyze};
+use perflab_analysis::{InvalidReason, RoundMeasurement};
 use perflab_load::shard::Shard;
-use perflab_report::Report;
 
 use crate::args::{DistributeArgs, LoadArgs, MergeArgs, OutputArgs, ShardArgs};
-use crate::execute::{exit_for, judge, print_files, validity_limits, write_report};
+use crate::execute::{exit_for, print_files, report_from_log, write_report};
 use crate::exit::Exit;
 use crate::experiment::ShardPlan;
 use crate::hlog::{self, Rebuilt, ShardNote};
@@ -266,32 +264,13 @@ pub fn merge(args: &MergeArgs) -> anyhow::Result<Exit> {
         });
     }
 
-    let header = &first.header;
-    let mut thresholds = Vec::new();
-    for text in header.thresholds.iter().chain(&args.thresholds) {
-        thresholds.push(text.parse::<Threshold>()?);
-    }
-    let meta = header.meta.clone();
-    let mut analysis = analyze(&RunInput {
-        variants: &header.variants,
-        rounds: &merged,
-        open_model: header.open_model,
-        policy: header.policy,
-        limits: validity_limits(meta.environment.load_threads, &thresholds),
-        unsettled: &meta.rounds.unsettled,
-        not_ready: &header.not_ready,
-        stop: Some(meta.rounds.stop_reason),
-        focus: meta.lab.as_ref().and_then(|l| l.focus.as_deref()),
-    });
-    if !problems.is_empty() {
-        // An invalid run states no verdict: the comparisons stay, the report says why.
-        analysis.invalid.extend(problems);
-    }
-    let judged = judge(&thresholds, &analysis, None, meta.lab.as_ref());
-    let dir = args.out.clone().unwrap_or_else(|| {
-        perflab_report::default_dir(Path::new("reports"), &meta.name, &crate::now_rfc3339())
-    });
-    let report = Report::new(meta, analysis, judged, None);
+    let (report, dir) = report_from_log(
+        &first.header,
+        &merged,
+        &args.thresholds,
+        problems,
+        args.out.as_deref(),
+    )?;
     print_shards(&rows, count);
     let files = write_report(&report, &dir)?;
     print_files(&files);

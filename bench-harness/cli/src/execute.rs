@@ -185,27 +185,13 @@ pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
         rounds,
         intervals,
     } = hlog::read(&args.log)?;
-    let mut thresholds = Vec::new();
-    for text in header.thresholds.iter().chain(&args.thresholds) {
-        thresholds.push(text.parse::<Threshold>()?);
-    }
-    let meta = header.meta;
-    let analysis = analyze(&RunInput {
-        variants: &header.variants,
-        rounds: &rounds,
-        open_model: header.open_model,
-        policy: header.policy,
-        limits: validity_limits(meta.environment.load_threads, &thresholds),
-        unsettled: &meta.rounds.unsettled,
-        not_ready: &header.not_ready,
-        stop: Some(meta.rounds.stop_reason),
-        focus: meta.lab.as_ref().and_then(|l| l.focus.as_deref()),
-    });
-    let judged = judge(&thresholds, &analysis, None, meta.lab.as_ref());
-    let dir = args.out.clone().unwrap_or_else(|| {
-        perflab_report::default_dir(Path::new("reports"), &meta.name, &now_rfc3339())
-    });
-    let report = Report::new(meta, analysis, judged, None);
+    let (report, dir) = report_from_log(
+        &header,
+        &rounds,
+        &args.thresholds,
+        Vec::new(),
+        args.out.as_deref(),
+    )?;
     println!(
         "rebuilt from {} ({} rounds, {intervals} interval histograms)",
         args.log.display(),
@@ -214,6 +200,41 @@ pub fn rebuild(args: &ReportArgs) -> anyhow::Result<Exit> {
     let files = write_report(&report, &dir)?;
     print_files(&files);
     Ok(exit_for(&report))
+}
+
+/// The report of rounds read back from interval logs (one run's, or its shards' merged):
+/// analysed afresh and judged against the log's thresholds and `more_thresholds`; `invalid`
+/// adds reasons the rounds cannot show (a missing shard). Returns it with its folder.
+pub(crate) fn report_from_log(
+    header: &RunHeader,
+    rounds: &[perflab_analysis::RoundMeasurement],
+    more_thresholds: &[String],
+    invalid: Vec<perflab_analysis::InvalidReason>,
+    out: Option<&Path>,
+) -> anyhow::Result<(Report, PathBuf)> {
+    let mut thresholds = Vec::new();
+    for text in header.thresholds.iter().chain(more_thresholds) {
+        thresholds.push(text.parse::<Threshold>()?);
+    }
+    let meta = header.meta.clone();
+    let mut analysis = analyze(&RunInput {
+        variants: &header.variants,
+        rounds,
+        open_model: header.open_model,
+        policy: header.policy,
+        limits: validity_limits(meta.environment.load_threads, &thresholds),
+        unsettled: &meta.rounds.unsettled,
+        not_ready: &header.not_ready,
+        stop: Some(meta.rounds.stop_reason),
+        focus: meta.lab.as_ref().and_then(|l| l.focus.as_deref()),
+    });
+    // An invalid run states no verdict: the comparisons stay, the report says why.
+    analysis.invalid.extend(invalid);
+    let judged = judge(&thresholds, &analysis, None, meta.lab.as_ref());
+    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        perflab_report::default_dir(Path::new("reports"), &meta.name, &now_rfc3339())
+    });
+    Ok((Report::new(meta, analysis, judged, None), dir))
 }
 
 pub(crate) fn write_report(report: &Report, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -248,10 +269,7 @@ fn all_thresholds(declared: Vec<Threshold>, given: &[String]) -> anyhow::Result<
 
 /// Where the run stops being a measurement: the generator's cores, and the error rate the
 /// run's own thresholds allow (the strictest `error_rate <` limit, or 5 %).
-pub(crate) fn validity_limits(
-    generator_threads: usize,
-    thresholds: &[Threshold],
-) -> ValidityLimits {
+fn validity_limits(generator_threads: usize, thresholds: &[Threshold]) -> ValidityLimits {
     let declared = thresholds
         .iter()
         .filter(|t| t.metric() == Metric::ErrorRate)
@@ -300,7 +318,7 @@ async fn run_experiment(
     Ok((outcome?, environment))
 }
 
-pub(crate) fn judge(
+fn judge(
     thresholds: &[Threshold],
     analysis: &Analysis,
     saved: Option<&Baseline>,

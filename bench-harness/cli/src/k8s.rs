@@ -63,6 +63,35 @@ fn claim() -> Value {
     })
 }
 
+/// A Job of `perflab ARGS` pods over the shared claim; `spec` adds the Job's own settings.
+fn job(name: &str, image: &str, args: Value, mut spec: Value, cpu: bool) -> Value {
+    let (volumes, mounts) = volume();
+    let mut container = json!({
+        "name": "perflab",
+        "image": image,
+        "command": ["perflab"],
+        "args": args,
+        "volumeMounts": mounts
+    });
+    if cpu {
+        container["resources"] = json!({ "requests": { "cpu": "1" } });
+    }
+    spec["template"] = json!({
+        "metadata": { "labels": labels() },
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [container],
+            "volumes": volumes
+        }
+    });
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": { "name": name, "labels": labels() },
+        "spec": spec
+    })
+}
+
 fn shards_job(r: &Render, start_at: &str) -> Value {
     let n = r.shards;
     let mut args: Vec<String> = vec!["run".into()];
@@ -82,68 +111,33 @@ fn shards_job(r: &Render, start_at: &str) -> Value {
     if let Some(w) = &r.weights {
         args.extend(["--shard-weights".into(), w.clone()]);
     }
-    let (volumes, mounts) = volume();
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": { "name": NAME, "labels": labels() },
-        "spec": {
-            "completionMode": "Indexed",
-            "completions": n,
-            "parallelism": n,
-            // A failed shard is never run again: a second attempt would double its load.
-            "backoffLimitPerIndex": 0,
-            // No replacement pod while the old one still terminates (it may still be sending).
-            "podReplacementPolicy": "Failed",
-            "podFailurePolicy": {
-                "rules": [{
-                    "action": "FailJob",
-                    "onExitCodes": { "containerName": "perflab", "operator": "In", "values": [5] }
-                }]
-            },
-            "template": {
-                "metadata": { "labels": labels() },
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{
-                        "name": "perflab",
-                        "image": r.image,
-                        "command": ["perflab"],
-                        "args": args,
-                        "volumeMounts": mounts,
-                        "resources": { "requests": { "cpu": "1" } }
-                    }],
-                    "volumes": volumes
-                }
-            }
+    let spec = json!({
+        "completionMode": "Indexed",
+        "completions": n,
+        "parallelism": n,
+        // A failed shard is never run again: a second attempt would double its load.
+        "backoffLimitPerIndex": 0,
+        // No replacement pod while the old one still terminates (it may still be sending).
+        "podReplacementPolicy": "Failed",
+        "podFailurePolicy": {
+            "rules": [{
+                "action": "FailJob",
+                "onExitCodes": { "containerName": "perflab", "operator": "In", "values": [5] }
+            }]
         }
-    })
+    });
+    job(NAME, &r.image, json!(args), spec, true)
 }
 
 fn merge_job(r: &Render) -> Value {
-    let (volumes, mounts) = volume();
-    json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": { "name": "perflab-merge", "labels": labels() },
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "metadata": { "labels": labels() },
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{
-                        "name": "perflab",
-                        "image": r.image,
-                        "command": ["perflab"],
-                        "args": ["merge", SHARDS_DIR, "--out", format!("{SHARDS_DIR}/merged")],
-                        "volumeMounts": mounts
-                    }],
-                    "volumes": volumes
-                }
-            }
-        }
-    })
+    let args = json!(["merge", SHARDS_DIR, "--out", format!("{SHARDS_DIR}/merged")]);
+    job(
+        "perflab-merge",
+        &r.image,
+        args,
+        json!({ "backoffLimit": 0 }),
+        false,
+    )
 }
 
 /// The reference service is stateless: any number of replicas behind one Service, sharing
